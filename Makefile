@@ -1,0 +1,57 @@
+# headline-scorer. Every target that needs Python bootstraps .venv itself.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+MODEL := models/current/manifest.json
+
+# make train DATA=path/to/file.csv        (added to the default datasets)
+# make train DATA=path/to/file.csv ONLY_DATA=1   (that file alone)
+# make train FEEDBACK=1                   (adds editors' stored feedback)
+TRAIN_ARGS := $(foreach f,$(DATA),--data $(f)) $(if $(ONLY_DATA),--only-data) $(if $(FEEDBACK),--feedback)
+
+.PHONY: help venv data train serve test test-fast quality-gate lint bench clean
+
+help:
+	@echo "make serve   bootstrap, get data, train if no model, serve on http://127.0.0.1:8000"
+	@echo "make test    bootstrap and run the whole test suite"
+	@echo "make data    copy datasets from HEADLINE_DATA_DIR into data/raw (or download them)"
+	@echo "make train   fit, evaluate and write a new model version under models/"
+	@echo "make lint    ruff"
+
+venv: $(STAMP)
+
+# Reinstall whenever pyproject.toml changes (the stamp is older than it).
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+data: $(STAMP)
+	$(PY) -m training.datasets
+
+train: data
+	$(PY) -m training.train $(TRAIN_ARGS)
+
+# Train only when no model exists yet.
+$(MODEL):
+	$(MAKE) train
+
+serve: data $(MODEL)
+	exec $(VENV)/bin/gunicorn --config service/gunicorn_conf.py 'service:create_app()'
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not quality_gate"
+
+quality-gate: data
+	$(PY) -m pytest -m quality_gate
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(VENV) data/raw

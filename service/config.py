@@ -1,0 +1,55 @@
+"""Configuration, read from environment variables in this one place.
+
+Every setting has a default that works on a laptop; README lists them all.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _int(name: str, default: int, minimum: int = 1) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SystemExit(f"configuration error: {name}={raw!r} is not a whole number") from None
+    if value < minimum:
+        raise SystemExit(f"configuration error: {name}={value} must be at least {minimum}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the service, the CLI and batch jobs read from the environment."""
+
+    models_root: Path = PROJECT_ROOT / "models"
+    model_dir: Path = PROJECT_ROOT / "models" / "current"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = os.cpu_count() or 1
+    max_headline_chars: int = 1000
+    max_batch: int = 1000
+    max_body_bytes: int = 1 << 20
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        models_root = Path(os.environ.get("HEADLINE_MODELS_DIR", cls.models_root)).resolve()
+        return cls(
+            models_root=models_root,
+            model_dir=Path(os.environ.get("HEADLINE_MODEL_DIR", models_root / "current")),
+            host=os.environ.get("HOST", cls.host),
+            port=_int("PORT", cls.port),
+            workers=_int("WORKERS", cls.workers),
+            max_headline_chars=_int("MAX_HEADLINE_CHARS", cls.max_headline_chars),
+            max_batch=_int("MAX_BATCH", cls.max_batch),
+            max_body_bytes=_int("MAX_BODY_BYTES", cls.max_body_bytes),
+            log_level=os.environ.get("LOG_LEVEL", cls.log_level).upper(),
+        )

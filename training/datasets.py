@@ -1,0 +1,280 @@
+"""The dataset manifest and ``make data``: materialise every dataset into ``data/raw/``.
+
+Each dataset is copied from ``HEADLINE_DATA_DIR/<name>/`` when that is set, or else downloaded
+from its public address with its sha256 checked (a mismatch is an error, never a retry).
+Files are written to a temporary name and renamed, so an interrupted run leaves no half file.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import shutil
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from service.text import normalise_text
+from training.loaders import DataError, LabelledSet, read_lines, read_table, read_webis
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MANIFEST_PATH = PROJECT_ROOT / "data" / "datasets.json"
+RAW_DIR = PROJECT_ROOT / "data" / "raw"
+DOWNLOAD_TIMEOUT_S = 60
+OPTIONAL_FILES = ("LICENSE", "README.txt")
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """One entry of ``data/datasets.json``."""
+
+    name: str
+    format: str
+    files: list[dict]
+    evaluation: str = "split"
+    licence: str = ""
+    citation: str = ""
+    homepage: str = ""
+    description: str = ""
+    checksums: str = "exact"
+    archive: dict | None = None
+    manual_download: str = ""
+    text_column: str | None = None
+    label_column: str | None = None
+
+    @classmethod
+    def from_dict(cls, entry: dict) -> DatasetSpec:
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in entry.items() if k in known})
+
+
+def load_manifest(path: Path = MANIFEST_PATH) -> list[DatasetSpec]:
+    """The datasets listed in the manifest at ``path``."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DataError(f"{path}: cannot read the dataset manifest ({exc})") from exc
+    return [DatasetSpec.from_dict(entry) for entry in document["datasets"]]
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _atomic_copy(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with (tempfile.NamedTemporaryFile(dir=target.parent, delete=False, prefix=".part-") as tmp,
+          source.open("rb") as handle):
+        shutil.copyfileobj(handle, tmp)
+    os.replace(tmp.name, target)
+
+
+def download(url: str, target: Path, sha256: str) -> None:
+    """Fetch ``url`` into ``target``, refusing it unless its sha256 is ``sha256``."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    tmp = tempfile.NamedTemporaryFile(dir=target.parent, delete=False, prefix=".part-")  # noqa: SIM115
+    try:
+        with tmp, urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response:
+            for block in iter(lambda: response.read(1 << 20), b""):
+                digest.update(block)
+                tmp.write(block)
+        if digest.hexdigest() != sha256:
+            raise DataError(
+                f"{url}: checksum mismatch: expected sha256 {sha256}, got {digest.hexdigest()}; "
+                "the file was not kept"
+            )
+        os.replace(tmp.name, target)
+    finally:
+        if os.path.exists(tmp.name):
+            os.unlink(tmp.name)
+
+
+def _has_verified_files(spec: DatasetSpec, folder: Path) -> bool:
+    for entry in spec.files:
+        path = folder / entry["path"]
+        if not path.is_file():
+            return False
+        if spec.checksums == "exact" and not spec.archive and sha256_file(path) != entry["sha256"]:
+            return False
+    return True
+
+
+def _same_files(spec: DatasetSpec, source: Path, target: Path) -> bool:
+    return all(
+        (target / e["path"]).is_file() and (source / e["path"]).is_file()
+        and sha256_file(target / e["path"]) == sha256_file(source / e["path"])
+        for e in spec.files
+    )
+
+
+def _copy_from(spec: DatasetSpec, source: Path, target: Path) -> None:
+    for entry in spec.files:
+        src = source / entry["path"]
+        if not src.is_file():
+            raise DataError(f"{src}: missing (expected by the dataset manifest)")
+        actual = sha256_file(src)
+        if actual != entry["sha256"]:
+            if spec.checksums == "exact":
+                raise DataError(
+                    f"{src}: checksum mismatch: expected sha256 {entry['sha256']}, got {actual}"
+                )
+            _log(f"  note: {src} differs from the reference copy (sha256 {actual[:12]}...); "
+                 "using it as given")
+        _atomic_copy(src, target / entry["path"])
+    for name in OPTIONAL_FILES:
+        if (source / name).is_file():
+            _atomic_copy(source / name, target / name)
+
+
+def build_horne2017_titles(archive: Path, folders: dict[str, dict], target: Path) -> int:
+    """Build ``titles.tsv`` (text, label, source) from the Horne2017 zip's title folders.
+
+    Each title is one .txt file, UTF-8 or (in the Random set) Windows-1252. Returns rows written.
+    """
+    rows: list[tuple[str, int, str]] = []
+    with zipfile.ZipFile(archive) as bundle:
+        names = sorted(bundle.namelist())
+        for folder, meta in folders.items():
+            members = [n for n in names if n.startswith(folder + "/") and n.endswith(".txt")]
+            if not members:
+                raise DataError(f"{archive}: folder {folder!r} holds no .txt titles")
+            for member in members:
+                raw = bundle.read(member)
+                try:
+                    text = raw.decode("utf-8-sig")
+                except UnicodeDecodeError:
+                    text = raw.decode("cp1252", errors="replace")
+                text = normalise_text(text)
+                if text:
+                    rows.append((text, int(meta["label"]), f"{meta['source']} / {Path(member).name}"))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter="\t", lineterminator="\n")
+    writer.writerow(["text", "label", "source"])
+    writer.writerows(rows)
+    target.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=target, delete=False,
+                                     prefix=".part-") as tmp:
+        tmp.write(buffer.getvalue())
+    os.replace(tmp.name, target / "titles.tsv")
+    return len(rows)
+
+
+ARCHIVE_BUILDERS = {"horne2017_titles": build_horne2017_titles}
+
+
+def _download_into(spec: DatasetSpec, target: Path) -> None:
+    if spec.archive:
+        with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
+            bundle = Path(scratch) / "archive.zip"
+            download(spec.archive["url"], bundle, spec.archive["sha256"])
+            builder = ARCHIVE_BUILDERS[spec.archive["builder"]]
+            builder(bundle, spec.archive["folders"], target)
+        return
+    for entry in spec.files:
+        download(entry["url"], target / entry["path"], entry["sha256"])
+
+
+def fetch_dataset(spec: DatasetSpec, raw_dir: Path, source_dir: Path | None) -> str:
+    """Make ``raw_dir/<name>/`` hold the dataset; return how ("present", "copied", ...)."""
+    target = raw_dir / spec.name
+    if source_dir is not None and (source_dir / spec.name).is_dir():
+        source = source_dir / spec.name
+        if _same_files(spec, source, target):
+            return "present"
+        _copy_from(spec, source, target)
+        return f"copied from {source}"
+    if _has_verified_files(spec, target):
+        return "present"
+    downloadable = spec.archive is not None or all("url" in e for e in spec.files)
+    if not downloadable:
+        where = f"{source_dir}/{spec.name}/" if source_dir else "HEADLINE_DATA_DIR/<name>/"
+        raise DataError(
+            f"{spec.name}: not found in {where} and it has no automatic download. "
+            f"{spec.manual_download}"
+        )
+    try:
+        _download_into(spec, target)
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise DataError(
+            f"{spec.name}: download failed ({reason}). Without internet access, set "
+            "HEADLINE_DATA_DIR to a folder holding the datasets (for example "
+            "HEADLINE_DATA_DIR=../shared/datasets make data)"
+        ) from exc
+    return "downloaded"
+
+
+def fetch_all(specs: list[DatasetSpec], raw_dir: Path = RAW_DIR,
+              source_dir: Path | None = None) -> None:
+    """Fetch every dataset, reporting each; raise one DataError listing all that failed."""
+    failures = []
+    for spec in specs:
+        try:
+            how = fetch_dataset(spec, raw_dir, source_dir)
+            _log(f"  {spec.name}: {how}")
+        except DataError as exc:
+            failures.append(str(exc))
+    if failures:
+        raise DataError("could not get every dataset:\n  " + "\n  ".join(failures))
+
+
+def data_dir_from_env() -> Path | None:
+    value = os.environ.get("HEADLINE_DATA_DIR", "").strip()
+    return Path(value).expanduser().resolve() if value else None
+
+
+def load_dataset(spec: DatasetSpec, raw_dir: Path = RAW_DIR) -> LabelledSet:
+    """Read one materialised dataset from ``raw_dir/<name>/``."""
+    folder = raw_dir / spec.name
+    if spec.format == "lines":
+        return read_lines(spec.name, [(folder / e["path"], int(e["label"])) for e in spec.files])
+    if spec.format == "webis":
+        roles = {e["role"]: folder / e["path"] for e in spec.files}
+        return read_webis(spec.name, roles["instances"], roles["truth"])
+    if spec.format == "table":
+        return read_table(spec.name, folder / spec.files[0]["path"], spec.text_column,
+                          spec.label_column)
+    raise DataError(f"{spec.name}: unknown dataset format {spec.format!r}")
+
+
+def dataset_files(spec: DatasetSpec, raw_dir: Path = RAW_DIR) -> list[dict]:
+    """Path, sha256 and size of each materialised file, for the model manifest."""
+    folder = raw_dir / spec.name
+    return [
+        {"path": e["path"], "sha256": sha256_file(folder / e["path"]),
+         "bytes": (folder / e["path"]).stat().st_size}
+        for e in spec.files
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m training.datasets``: the ``make data`` step."""
+    source = data_dir_from_env()
+    _log(f"make data: filling {RAW_DIR} "
+         f"({'from ' + str(source) if source else 'by download; HEADLINE_DATA_DIR is not set'})")
+    try:
+        fetch_all(load_manifest(), RAW_DIR, source)
+    except DataError as exc:
+        _log(f"error: {exc}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

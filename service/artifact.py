@@ -122,7 +122,12 @@ def write_model(
         model_path = staging / MODEL_FILE
         joblib.dump(pipeline, model_path, compress=3)
         digest = sha256_of(model_path)
-        version = f"{created:%Y%m%d-%H%M%S}-{digest[:8]}"
+        base = f"{created:%Y%m%d-%H%M%S}-{digest[:8]}"
+        version, copy = base, 1
+        # Training is deterministic, so the same model can be written twice within a second.
+        while (models_dir / version).exists():
+            copy += 1
+            version = f"{base}-{copy}"
         full_manifest = {
             "format_version": FORMAT_VERSION,
             "version": version,
@@ -183,6 +188,8 @@ def read_manifest(directory: Path) -> dict[str, Any]:
             f"{path}: model format {manifest['format_version']!r}, this code reads "
             f"{FORMAT_VERSION}; {RETRAIN_HINT}"
         )
+    if not isinstance(manifest["libraries"], dict):
+        raise ModelError(f"{path}: libraries must be an object of versions; {RETRAIN_HINT}")
     trained_with = str(manifest["libraries"].get("scikit-learn", "?"))
     if _minor(trained_with) != _minor(sklearn.__version__):
         raise ModelError(

@@ -7,6 +7,7 @@ Files are written to a temporary name and renamed, so an interrupted run leaves 
 
 from __future__ import annotations
 
+import argparse
 import csv
 import hashlib
 import io
@@ -180,6 +181,7 @@ ARCHIVE_BUILDERS = {"horne2017_titles": build_horne2017_titles}
 
 def _download_into(spec: DatasetSpec, target: Path) -> None:
     if spec.archive:
+        target.parent.mkdir(parents=True, exist_ok=True)  # the scratch folder lives beside it
         with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
             bundle = Path(scratch) / "archive.zip"
             download(spec.archive["url"], bundle, spec.archive["sha256"])
@@ -265,11 +267,18 @@ def dataset_files(spec: DatasetSpec, raw_dir: Path = RAW_DIR) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m training.datasets``: the ``make data`` step."""
+    parser = argparse.ArgumentParser(prog="python -m training.datasets",
+                                     description=__doc__.split("\n")[0])
+    parser.add_argument("--raw-dir", type=Path, default=RAW_DIR,
+                        help="folder to fill (default data/raw)")
+    parser.add_argument("--manifest", type=Path, default=MANIFEST_PATH,
+                        help="dataset manifest (default data/datasets.json)")
+    args = parser.parse_args(argv)
     source = data_dir_from_env()
-    _log(f"make data: filling {RAW_DIR} "
+    _log(f"make data: filling {args.raw_dir} "
          f"({'from ' + str(source) if source else 'by download; HEADLINE_DATA_DIR is not set'})")
     try:
-        fetch_all(load_manifest(), RAW_DIR, source)
+        fetch_all(load_manifest(args.manifest), args.raw_dir, source)
     except DataError as exc:
         _log(f"error: {exc}")
         return 1

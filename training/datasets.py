@@ -244,6 +244,12 @@ def data_dir_from_env() -> Path | None:
 def load_dataset(spec: DatasetSpec, raw_dir: Path = RAW_DIR) -> LabelledSet:
     """Read one materialised dataset from ``raw_dir/<name>/``."""
     folder = raw_dir / spec.name
+    for entry in spec.files:
+        if not (folder / entry["path"]).is_file():
+            raise DataError(
+                f"{folder / entry['path']}: missing; run `make data` first (it copies the "
+                "datasets from HEADLINE_DATA_DIR when set, otherwise downloads them)"
+            )
     if spec.format == "lines":
         return read_lines(spec.name, [(folder / e["path"], int(e["label"])) for e in spec.files])
     if spec.format == "webis":

@@ -333,9 +333,8 @@ def main(argv: list[str] | None = None) -> int:
     except DataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except FileNotFoundError as exc:
-        print(f"error: {exc.filename}: missing; run `make data` first (set HEADLINE_DATA_DIR "
-              "to a folder holding the datasets)", file=sys.stderr)
+    except FileNotFoundError as exc:  # e.g. a --config or --manifest that does not exist
+        print(f"error: {exc.filename}: missing", file=sys.stderr)
         return 1
     return 0
 

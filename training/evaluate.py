@@ -126,15 +126,25 @@ def shout(text: str, seed: int) -> str | None:
 
 
 def casing_invariance(score: Callable[[list[str]], np.ndarray], texts: list[str]) -> dict:
-    """Median and 90th percentile of |score(Title Case) - score(sentence case)|."""
+    """Median and 90th percentile of |score(Title Case) - score(sentence case)|.
+
+    With no texts the figures are None (not measured), never a made-up number.
+    """
+    if not texts:
+        return {"n": 0, "median_abs_diff": None, "p90_abs_diff": None}
     gaps = np.abs(score([title_case(t) for t in texts]) - score([sentence_case(t) for t in texts]))
     return {"n": len(texts), "median_abs_diff": float(np.median(gaps)),
             "p90_abs_diff": float(np.percentile(gaps, 90))}
 
 
 def shouting_sensitivity(score: Callable[[list[str]], np.ndarray], texts: list[str]) -> dict:
-    """Median rise in score when one or two ordinary words are shouted and "!" is added."""
+    """Median rise in score when one or two ordinary words are shouted and "!" is added.
+
+    With no headline that has an ordinary word to shout, the figures are None (not measured).
+    """
     pairs = [(t, s) for i, t in enumerate(texts) if (s := shout(t, seed=i)) is not None]
+    if not pairs:
+        return {"n": 0, "median_rise": None, "share_raised": None}
     before = score([t for t, _ in pairs])
     after = score([s for _, s in pairs])
     rise = after - before

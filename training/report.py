@@ -109,6 +109,21 @@ def _ablation_table(ablation: dict) -> str:
     return "\n".join(rows)
 
 
+def _probe_lines(probes: dict) -> str:
+    casing, shouting = probes["casing_invariance"], probes["shouting_sensitivity"]
+    lines = []
+    if casing["n"]:
+        lines.append(f"- Casing invariance: median |score(Title Case) - score(sentence case)| = "
+                     f"{casing['median_abs_diff']:.4f} over {casing['n']} headlines.")
+    if shouting["n"]:
+        lines.append(f"- Shouting sensitivity: putting one or two ordinary words in ALL CAPS and "
+                     f"ending with \"!\" raises the score by a median of "
+                     f"{shouting['median_rise']:.3f} ({shouting['share_raised']:.0%} of "
+                     f"{shouting['n']} headlines rise).")
+    return "\n".join(lines) or ("Not measured: no dataset has a held-out test part with "
+                                "neutral headlines (small datasets are only cross-validated).")
+
+
 def write_report(directory: Path, pipeline: Pipeline, manifest: dict, metrics: dict,
                  test_sets: dict[str, LabelledSet]) -> None:
     """Write MODEL_CARD.md and roc.png, reliability.png, histograms.png into ``directory``."""
@@ -155,14 +170,7 @@ def write_report(directory: Path, pipeline: Pipeline, manifest: dict, metrics: d
         "MSE is the mean squared error of the score against Webis' mean annotator judgment; "
         "ECE is the expected calibration error over 10 equal-width bins.",
         "### Behaviour on neutral test headlines",
-        f"- Casing invariance: median |score(Title Case) - score(sentence case)| = "
-        f"{probes['casing_invariance']['median_abs_diff']:.4f} over "
-        f"{probes['casing_invariance']['n']} headlines.\n"
-        f"- Shouting sensitivity: putting one or two ordinary words in ALL CAPS and ending "
-        f"with \"!\" raises the score by a median of "
-        f"{probes['shouting_sensitivity']['median_rise']:.3f} "
-        f"({probes['shouting_sensitivity']['share_raised']:.0%} of "
-        f"{probes['shouting_sensitivity']['n']} headlines rise).",
+        _probe_lines(probes),
         "## Threshold and calibration",
         f"Threshold {manifest['threshold']:.3f}: it {manifest['threshold_rule']}. "
         + (f"The score is Platt-scaled (logit' = {calibration['a']:.3f} x logit "

@@ -320,10 +320,12 @@ def print_metrics_table(metrics: dict) -> None:
         print(f"{name:<22}{how:<14}{m['n']:>7}{m['accuracy']:>7.3f}{m['precision']:>7.3f}"
               f"{m['recall']:>7.3f}{m['f1']:>7.3f}{m['roc_auc']:>7.3f}{m['brier']:>7.3f}"
               f"{m['ece']:>7.3f}{mse:>7}")
-    probes = metrics["probes"]
+    casing = metrics["probes"]["casing_invariance"]["median_abs_diff"]
+    rise = metrics["probes"]["shouting_sensitivity"]["median_rise"]
+    # A probe is None when there were no held-out neutral headlines to run it on.
     print(f"threshold {metrics['threshold']:.3f}; casing invariance: median |Title - sentence| "
-          f"{probes['casing_invariance']['median_abs_diff']:.4f}; shouting: median rise "
-          f"{probes['shouting_sensitivity']['median_rise']:.3f}")
+          f"{'n/a' if casing is None else f'{casing:.4f}'}; shouting: median rise "
+          f"{'n/a' if rise is None else f'{rise:.3f}'}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,8 +1,9 @@
 """Text normalisation and the named style features of a headline.
 
 This module owns how a headline is cleaned before anything looks at it, so the HTTP service,
-the CLI, batch jobs and training all see the same characters, and the style features
-("ALL-CAPS words", "exclamation mark", ...) that the model uses beside its n-grams.
+the CLI, batch jobs and training all see the same characters (and read a TSV line into the
+same fields), and the style features ("ALL-CAPS words", "exclamation mark", ...) that the
+model uses beside its n-grams.
 """
 
 from __future__ import annotations
@@ -32,6 +33,23 @@ def normalise_text(text: str) -> str:
         if ch.isspace() or unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co", "Cn")
     )
     return _WHITESPACE.sub(" ", text).strip()
+
+
+def _unquote_tsv_field(value: str) -> str:
+    if len(value) >= 2 and value.startswith('"') and value.endswith('"'):
+        return value[1:-1].replace('""', '"')
+    return value
+
+
+def split_tsv_line(line: str) -> list[str]:
+    """The fields of one TSV line (without its line end), split on tabs.
+
+    TSV has no quoting rules of its own, but CSV tools writing TSV quote a field that holds a
+    quote and double the quotes inside it; such a field, quoted at both ends, is unquoted. A
+    field that merely starts with a quote (some real titles do) is kept exactly as written, so
+    it can never swallow the lines after it as a CSV reader would.
+    """
+    return [_unquote_tsv_field(value) for value in line.split("\t")]
 
 
 def words_in_caps(text: str) -> list[str]:

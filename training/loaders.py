@@ -19,14 +19,16 @@ import csv
 import gzip
 import io
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from service.text import normalise_text
+from service.text import normalise_text, split_tsv_line
 
+_LINE_END = re.compile(r"\r\n|\r|\n")
 TEXT_COLUMNS = ("headline", "text", "title", "postText")
 LABEL_COLUMNS = ("label", "class", "truthClass")
 POSITIVE_LABELS = frozenset({"1", "1.0", "true", "yes", "clickbait", "sensational", "positive"})
@@ -138,6 +140,18 @@ def read_text_file(path: Path) -> str:
         ) from exc
 
 
+def physical_lines(text: str) -> list[str]:
+    """The lines of ``text``, ended by "\\n", "\\r\\n" or "\\r" only.
+
+    ``str.splitlines`` would also break at U+2028, U+0085, form feeds and other characters
+    that are text inside a headline or a JSON string, shifting every later line number.
+    """
+    lines = _LINE_END.split(text)
+    if lines and lines[-1] == "":
+        lines.pop()  # the end of the last line, not an empty line after it
+    return lines
+
+
 def _finish(name: str, rows: Iterable[_Row], report: ReadReport, graded: bool) -> LabelledSet:
     """Drop duplicates (and every copy of a headline whose labels disagree) and build the set."""
     first: dict[str, _Row] = {}
@@ -176,7 +190,7 @@ def read_lines(name: str, files: list[tuple[Path, int]]) -> LabelledSet:
     report = ReadReport()
     rows: list[_Row] = []
     for path, label in files:
-        for lineno, line in enumerate(read_text_file(path).splitlines(), start=1):
+        for lineno, line in enumerate(physical_lines(read_text_file(path)), start=1):
             report.rows_read += 1
             text = normalise_text(line)
             if not text:
@@ -187,7 +201,7 @@ def read_lines(name: str, files: list[tuple[Path, int]]) -> LabelledSet:
 
 
 def _jsonl_records(path: Path) -> Iterator[tuple[int, dict]]:
-    for lineno, line in enumerate(read_text_file(path).splitlines(), start=1):
+    for lineno, line in enumerate(physical_lines(read_text_file(path)), start=1):
         if not line.strip():
             yield lineno, {}
             continue
@@ -259,16 +273,6 @@ def _pick_column(available: Iterable[str], wanted: str | None, candidates: tuple
     )
 
 
-def _unquote_tsv_field(value: str) -> str:
-    """Undo CSV-style quoting of one TSV field, where a quoted field doubles its inner quotes.
-
-    A field that merely starts with a quote (an unbalanced one) is kept exactly as written.
-    """
-    if len(value) >= 2 and value.startswith('"') and value.endswith('"'):
-        return value[1:-1].replace('""', '"')
-    return value
-
-
 def _table_rows(path: Path) -> Iterator[tuple[int, dict[str, object]]]:
     """Yield (line number, record) for a CSV / TSV / JSONL file, header checked."""
     suffixes = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
@@ -297,16 +301,16 @@ def _table_rows(path: Path) -> Iterator[tuple[int, dict[str, object]]]:
                 )
             yield lineno, dict(zip(header, values))
         return
-    # TSV has no quoting rules of its own: one record per line, fields split on tabs.
-    lines = text.splitlines()
+    # TSV: one record per line, read by the same rule as the offline scorer (split_tsv_line).
+    lines = physical_lines(text)
     if not lines:
         raise DataError(f"{path}: the file is empty")
-    header = [_unquote_tsv_field(h) for h in lines[0].split("\t")]
+    header = split_tsv_line(lines[0])
     for lineno, line in enumerate(lines[1:], start=2):
         if not line.strip():
             yield lineno, {}
             continue
-        values = [_unquote_tsv_field(v) for v in line.split("\t")]
+        values = split_tsv_line(line)
         if len(values) != len(header):
             raise DataError(
                 f"{path}:{lineno}: expected {len(header)} tab-separated fields, got {len(values)}"

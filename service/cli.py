@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import argparse
 import csv
-import io
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from tqdm import tqdm
@@ -21,6 +20,7 @@ from tqdm import tqdm
 from service.artifact import ModelError, load_model
 from service.config import Settings
 from service.scorer import EmptyHeadline, HeadlineScorer
+from service.text import split_tsv_line
 
 TEXT_FIELDS = ("headline", "text")
 PROGRESS_MIN_ROWS = 1000
@@ -41,11 +41,44 @@ def _pick_field(fields: list[str], column: str | None, where: str) -> str:
     raise InputError(f"{where}: no 'headline' or 'text' column (use --column); columns are {fields}")
 
 
-def read_headlines(name: str, stream: io.TextIOBase, column: str | None) -> Iterator[str]:
-    """Yield the headlines of one input, in order (a record without one yields "")."""
+def _decoded_lines(name: str, raw_lines: Iterable[bytes]) -> Iterator[str]:
+    """Decode a byte stream line by line, so bad bytes are reported with their line.
+
+    Lines keep their line ends (csv needs them); a UTF-8 byte order mark is dropped.
+    """
+    for lineno, raw in enumerate(raw_lines, start=1):
+        try:
+            yield raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{name}:{lineno}: bytes {raw[exc.start:exc.end]!r} are not valid "
+                             "UTF-8 (save the file as UTF-8)") from exc
+
+
+def _tsv_headlines(name: str, lines: Iterable[str], column: str | None) -> Iterator[str]:
+    # One record per line, split by the rule training reads TSV with: a CSV reader would let a
+    # title that starts with an unbalanced quote swallow the lines after it.
+    lines = iter(lines)
+    header = split_tsv_line(next(lines, "").rstrip("\r\n"))
+    index = header.index(_pick_field(header, column, name))
+    for lineno, line in enumerate(lines, start=2):
+        line = line.rstrip("\r\n")
+        if not line.strip():
+            continue  # a blank line is no record, as in CSV
+        values = split_tsv_line(line)
+        if len(values) != len(header):
+            raise InputError(f"{name}:{lineno}: expected {len(header)} tab-separated fields, "
+                             f"got {len(values)}")
+        yield values[index]
+
+
+def read_headlines(name: str, stream: Iterable[str], column: str | None) -> Iterator[str]:
+    """Yield the headlines of one input (lines with their line ends), in order; a record
+    without one yields ""."""
     kind = Path(name).suffix.lower()
-    if kind in (".csv", ".tsv"):
-        reader = csv.DictReader(stream, delimiter="\t" if kind == ".tsv" else ",")
+    if kind == ".tsv":
+        yield from _tsv_headlines(name, stream, column)
+    elif kind == ".csv":
+        reader = csv.DictReader(stream)
         field = _pick_field(list(reader.fieldnames or []), column, name)
         for row in reader:
             yield row.get(field) or ""
@@ -69,16 +102,18 @@ def read_headlines(name: str, stream: io.TextIOBase, column: str | None) -> Iter
             yield line.rstrip("\n").rstrip("\r")
 
 
-def _inputs(files: list[str]) -> Iterator[tuple[str, io.TextIOBase]]:
+def _inputs(files: list[str]) -> Iterator[tuple[str, Iterable[str]]]:
     if not files:
-        yield "<stdin>", sys.stdin
+        raw = getattr(sys.stdin, "buffer", None)  # None when stdin was replaced by a text stream
+        yield "<stdin>", sys.stdin if raw is None else _decoded_lines("<stdin>", raw)
         return
     for name in files:
         try:
-            with open(name, encoding="utf-8", newline="") as handle:
-                yield name, handle
+            handle = open(name, "rb")  # noqa: SIM115 (closed below, after its lines are read)
         except OSError as exc:
             raise InputError(f"{name}: cannot open ({exc.strerror})") from exc
+        with handle:
+            yield name, _decoded_lines(name, handle)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -115,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
                 except EmptyHeadline as exc:
                     record = {"headline": headline, "error": str(exc)}
                 out.write(json.dumps(record, ensure_ascii=False) + "\n")
-    except (InputError, UnicodeDecodeError) as exc:
+    except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except BrokenPipeError:

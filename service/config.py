@@ -25,6 +25,16 @@ def _int(name: str, default: int, minimum: int = 1) -> int:
     return value
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _log_level(raw: str) -> str:
+    level = raw.strip().upper()
+    if level not in LOG_LEVELS:
+        raise SystemExit(f"configuration error: LOG_LEVEL={raw!r} is not one of {', '.join(LOG_LEVELS)}")
+    return level
+
+
 @dataclass(frozen=True)
 class Settings:
     """What the service, the CLI and batch jobs read from the environment."""
@@ -38,6 +48,12 @@ class Settings:
     max_batch: int = 1000
     max_body_bytes: int = 1 << 20
     log_level: str = "INFO"
+    # gunicorn: seconds a worker gets to finish its requests after SIGTERM, and seconds of
+    # silence before a stuck worker is killed and replaced.
+    graceful_timeout: int = 30
+    worker_timeout: int = 30
+    # Threads per gunicorn worker; above 1 gunicorn uses its gthread worker.
+    threads: int = 1
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -51,5 +67,8 @@ class Settings:
             max_headline_chars=_int("MAX_HEADLINE_CHARS", cls.max_headline_chars),
             max_batch=_int("MAX_BATCH", cls.max_batch),
             max_body_bytes=_int("MAX_BODY_BYTES", cls.max_body_bytes),
-            log_level=os.environ.get("LOG_LEVEL", cls.log_level).upper(),
+            log_level=_log_level(os.environ.get("LOG_LEVEL", cls.log_level)),
+            graceful_timeout=_int("GRACEFUL_TIMEOUT", cls.graceful_timeout, minimum=0),
+            worker_timeout=_int("WORKER_TIMEOUT", cls.worker_timeout),
+            threads=_int("THREADS", cls.threads),
         )

@@ -1,0 +1,92 @@
+"""Prometheus metrics of the service, correct under one process or many gunicorn workers.
+
+Metrics:
+
+- ``headline_scorer_http_requests_total{method, route, status}``: requests answered; ``route``
+  is the URL rule (``/v1/score``, ``/v2/models/<model_name>/infer``), or ``unmatched`` for a
+  URL no route serves, so a scan of random URLs cannot create unbounded label values.
+- ``headline_scorer_http_request_duration_seconds{method, route}``: latency histogram, with
+  buckets from 0.5 ms because a single headline is scored in well under a millisecond.
+- ``headline_scorer_headlines_scored_total{route}``: headlines scored by successful requests.
+- ``headline_scorer_model_info{version}``: 1 for the model version being served (an info
+  metric, exposed as a gauge as Prometheus's text format does for info metrics).
+
+Under gunicorn, ``service/gunicorn_conf.py`` sets ``PROMETHEUS_MULTIPROC_DIR`` before the app
+is imported, so prometheus-client keeps every process's values in files there, and a scrape
+served by any worker adds up all of them (the library's documented multiprocess mode). Without
+that variable (tests, a single process) each app has its own registry.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+    multiprocess,
+)
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+UNMATCHED_ROUTE = "unmatched"
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+def multiprocess_dir() -> str | None:
+    """The directory of multiprocess mode, or None when the process keeps metrics in memory."""
+    return os.environ.get(MULTIPROC_ENV) or None
+
+
+class ServiceMetrics:
+    """The service's metric objects, and the text a scrape returns."""
+
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self) -> None:
+        # The *_created series double the output and say nothing useful here; multiprocess
+        # mode never has them, so the single-process output matches it.
+        disable_created_metrics()
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "headline_scorer_http_requests", "HTTP requests answered, by route and status.",
+            ("method", "route", "status"), registry=self.registry)
+        self.latency = Histogram(
+            "headline_scorer_http_request_duration_seconds",
+            "Time from the request's arrival in the app to its response, in seconds.",
+            ("method", "route"), buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.headlines = Counter(
+            "headline_scorer_headlines_scored", "Headlines scored by successful requests.",
+            ("route",), registry=self.registry)
+        # livemax: across the live processes only, so a replaced worker's model drops out.
+        self.model_info = Gauge(
+            "headline_scorer_model_info", "The model version being served (value 1).",
+            ("version",), multiprocess_mode="livemax", registry=self.registry)
+        self._model_version: str | None = None
+
+    def observe(self, method: str, route: str, status: int, seconds: float, headlines: int) -> None:
+        """Count one answered request."""
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(method, route).observe(seconds)
+        if headlines:
+            self.headlines.labels(route).inc(headlines)
+
+    def model_loaded(self, version: str) -> None:
+        """Mark ``version`` as the model this process serves (and a previous one as not)."""
+        if self._model_version not in (None, version):
+            self.model_info.labels(self._model_version).set(0)
+        self.model_info.labels(version).set(1)
+        self._model_version = version
+
+    def render(self) -> bytes:
+        """The exposition text of every process's metrics."""
+        if multiprocess_dir() is None:
+            return generate_latest(self.registry)
+        # Documented pattern: a fresh registry per scrape that merges the processes' files.
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry)

@@ -1,0 +1,108 @@
+"""The application factory: settings, model, blueprints, errors, request log and metrics.
+
+``create_app`` loads the model once (through ``service.artifact``) and refuses to build an app
+without a working one: :class:`~service.artifact.ModelError` names the file at fault, and under
+gunicorn (preloaded) that stops start-up with that one line and a non-zero exit.
+
+Routes live in the modules of :data:`ROUTE_MODULES`; each has a ``blueprint`` and an
+``openapi_fragment(settings)`` documenting it. Adding a group of routes is one entry there.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Mapping
+from importlib import import_module
+from typing import Any
+
+from flask import Flask, Response, g, request
+
+from service import openapi
+from service.config import Settings
+from service.errors import register_error_handlers
+from service.loaded_model import METRICS_KEY, MODEL_KEY, LoadedModel, install_model
+from service.logging import REQUEST_ID_HEADER, configure_logging, log_request, request_id_from
+from service.metrics import UNMATCHED_ROUTE, ServiceMetrics
+
+#: Modules defining a ``blueprint`` and an ``openapi_fragment(settings)``, registered in order.
+ROUTE_MODULES: tuple[str, ...] = (
+    "service.api",
+    "service.kserve",
+    "service.ops",
+    "service.openapi",
+)
+
+# Any other method is counted as "other", so odd requests cannot create new metric series.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+log = logging.getLogger(__name__)
+
+
+def _settings_from(config: Settings | Mapping[str, Any] | None) -> Settings:
+    if isinstance(config, Settings):
+        return config
+    settings = Settings.from_env()
+    if config:
+        unknown = set(config) - {f.name for f in dataclasses.fields(Settings)}
+        if unknown:
+            raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
+        settings = dataclasses.replace(settings, **config)
+    return settings
+
+
+def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
+    """Build the scoring service.
+
+    ``config`` is a :class:`Settings`, or a mapping of Settings fields that override those read
+    from the environment (``{"max_batch": 10}``), or None for the environment alone.
+    """
+    settings = _settings_from(config)
+    configure_logging(settings.log_level)
+
+    app = Flask("service")
+    app.config["SETTINGS"] = settings
+    # Werkzeug refuses a larger body from its Content-Length before reading it, and stops a
+    # chunked body at this many bytes (413 either way).
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.json.sort_keys = False  # keep the documented field order
+    app.json.ensure_ascii = False  # UTF-8 text, not \u escapes
+    register_error_handlers(app)
+
+    metrics = ServiceMetrics()
+    app.extensions[METRICS_KEY] = metrics
+    install_model(app, LoadedModel.load(settings))
+
+    fragments = []
+    for name in ROUTE_MODULES:
+        module = import_module(name)
+        app.register_blueprint(module.blueprint)
+        fragments.append(module.openapi_fragment(settings))
+    openapi.install(app, settings, fragments)
+
+    @app.before_request
+    def start_request() -> None:
+        g.started = time.perf_counter()
+        g.request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER))
+        g.headlines = 0  # routes that score set how many
+
+    @app.after_request
+    def finish_request(response: Response) -> Response:
+        seconds = time.perf_counter() - g.get("started", time.perf_counter())
+        if "request_id" not in g:  # a failure before start_request ran
+            g.request_id = request_id_from(None)
+        response.headers[REQUEST_ID_HEADER] = g.request_id
+        rule = request.url_rule
+        route = rule.rule if rule is not None else UNMATCHED_ROUTE
+        method = request.method if request.method in _METHODS else "other"
+        status = response.status_code
+        headlines = g.get("headlines", 0) if status < 400 else 0
+        metrics.observe(method, route, status, seconds, headlines)
+        log_request(request.method, request.path, status, seconds * 1000.0, headlines)
+        return response
+
+    model: LoadedModel = app.extensions[MODEL_KEY]
+    log.info("model loaded", extra={"fields": {
+        "model_version": model.version, "model_dir": str(model.artifact.directory)}})
+    return app

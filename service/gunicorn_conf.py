@@ -1,0 +1,78 @@
+"""gunicorn configuration of the scoring service (``make serve``).
+
+    gunicorn --config service/gunicorn_conf.py 'service:create_app()'
+
+Everything comes from ``service.config.Settings`` (HOST, PORT, WORKERS, THREADS,
+GRACEFUL_TIMEOUT, WORKER_TIMEOUT, LOG_LEVEL). The app is preloaded in the master, so the model
+is loaded and checked once before any worker starts (a bad model stops start-up with one line
+naming the file) and the workers share its memory. gunicorn's access log is off: the app writes
+its own JSON line per request. SIGTERM or Ctrl-C stops gracefully: workers finish the requests
+they have within GRACEFUL_TIMEOUT seconds.
+
+Prometheus multiprocess mode: prometheus-client picks its storage when it is first imported,
+so this file sets ``PROMETHEUS_MULTIPROC_DIR`` before gunicorn imports the app. Without one
+from the environment it makes a private temporary directory and removes it at exit; a given
+directory is emptied of the previous run's files at start. ``child_exit`` tells the library
+that a worker has died, so its live gauges stop counting.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from service.config import Settings
+
+_MULTIPROC = "PROMETHEUS_MULTIPROC_DIR"
+# The pid of the gunicorn master that prepared the metrics directory, and whether it made it.
+_OWNER = "HEADLINE_SCORER_METRICS_OWNER"
+_PRIVATE = "HEADLINE_SCORER_METRICS_PRIVATE"
+
+
+def _prepare_metrics_dir() -> None:
+    me = str(os.getpid())
+    if os.environ.get(_OWNER) == me:
+        return  # gunicorn re-reads this file on SIGHUP; the directory is in use by this server
+    given = os.environ.get(_MULTIPROC)
+    if given and not os.environ.get(_PRIVATE):
+        Path(given).mkdir(parents=True, exist_ok=True)
+        for stale in glob.glob(os.path.join(given, "*.db")):
+            os.remove(stale)
+    else:
+        # No directory given, or one inherited from another master's private one: make our own.
+        os.environ[_MULTIPROC] = tempfile.mkdtemp(prefix="headline-scorer-metrics-")
+        os.environ[_PRIVATE] = "1"
+    os.environ[_OWNER] = me
+
+
+_settings = Settings.from_env()
+_prepare_metrics_dir()
+
+_host = f"[{_settings.host}]" if ":" in _settings.host else _settings.host
+bind = [f"{_host}:{_settings.port}"]
+workers = _settings.workers
+threads = _settings.threads
+preload_app = True
+graceful_timeout = _settings.graceful_timeout
+timeout = _settings.worker_timeout
+accesslog = None
+errorlog = "-"
+loglevel = _settings.log_level.lower()
+proc_name = "headline-scorer"
+# gunicorn 24+ opens a control socket at one fixed path per user; two servers on one machine
+# (a developer's and the tests') would fight over it, and nothing here uses it.
+control_socket_disable = True
+
+
+def child_exit(server: object, worker: object) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]
+
+
+def on_exit(server: object) -> None:
+    if os.environ.get(_PRIVATE) and os.environ.get(_OWNER) == str(os.getpid()):
+        shutil.rmtree(os.environ[_MULTIPROC], ignore_errors=True)

@@ -145,6 +145,21 @@ def split_sources(sources: list[Source]) -> list[Part]:
             parts.append(Part(s, train, test))
         else:
             parts.append(Part(s, s.data, None))
+    # The split hashes the text, so a headline in one dataset's test part is in every split
+    # dataset's test part; a cross-validated dataset is fitted whole, so it must drop it too.
+    held_out = {t.casefold() for p in parts if p.test is not None for t in p.test.texts}
+    for i, p in enumerate(parts):
+        if p.test is None and held_out:
+            keep = np.array([t.casefold() not in held_out for t in p.train.texts], dtype=bool)
+            if keep.all():
+                continue
+            print(f"    {p.train.name}: {int((~keep).sum())} headlines left out, held out for "
+                  "testing in another dataset")
+            train = p.train.subset(keep)
+            if len(set(train.labels.tolist())) < 2:
+                raise DataError(f"{p.train.name}: only one class is left after leaving out the "
+                                "headlines held out for testing in other datasets")
+            parts[i] = Part(p.source, train, None)
     return parts
 
 

@@ -1,0 +1,253 @@
+"""``make train`` on fixture data: deterministic, honest about its test parts, fully reported."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.pipeline import Pipeline
+
+from service.artifact import CURRENT_LINK, ModelArtifact, load_model
+from tests.fixture_headlines import make_headlines
+from training import model, split
+from training import train as train_module
+from training.datasets import load_dataset, load_manifest
+from training.loaders import LabelledSet, read_table
+from training.model import ModelConfig
+from training.train import main as train_main
+
+CLASSIFICATION_METRICS = ("n", "positives", "accuracy", "precision", "recall", "f1", "roc_auc",
+                          "brier", "ece", "confusion")
+UNIQUE_TOKEN_ROWS = 80
+
+
+def train(fixture_data: Path, models_dir: Path, *extra: str) -> int:
+    return train_main([
+        "--raw-dir", str(fixture_data / "raw"),
+        "--manifest", str(fixture_data / "datasets.json"),
+        "--config", str(fixture_data / "model_config.toml"),
+        "--models-dir", str(models_dir),
+        "--jobs", "1",
+        *extra,
+    ])
+
+
+def write_user_csv(path: Path, pairs: list[tuple[str, int]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["headline", "label"])
+        writer.writerows((text, "clickbait" if label else "news") for text, label in pairs)
+    return path
+
+
+def unique_token(i: int) -> str:
+    return f"zqvortex{i:03d}"
+
+
+@dataclass
+class UserDataRun:
+    models: Path
+    path: Path
+    name: str
+    fitted_texts: set[str]  # every text any fit (folds, final model) was given
+    scored_for_tuning: set[str]  # every text scored for calibration, threshold or CV
+
+
+@pytest.fixture(scope="module")
+def with_user_data(fixture_data: Path, tmp_path_factory: pytest.TempPathFactory) -> UserDataRun:
+    """A model trained on the fixture datasets plus a user CSV large enough to be split
+    (over 1000 rows), some of whose headlines carry a token found nowhere else; records what
+    the training fitted on and scored before its final evaluation."""
+    root = tmp_path_factory.mktemp("user-data")
+    pairs = make_headlines(520, seed=21) + [
+        (f"Officials name {unique_token(i)} to review panel", 0) for i in range(UNIQUE_TOKEN_ROWS)]
+    path = write_user_csv(root / "newsroom.csv", pairs)
+    run = UserDataRun(root / "models", path, "newsroom", set(), set())
+
+    def fit_pipeline(datasets: list[LabelledSet], config: ModelConfig) -> Pipeline:
+        for data in datasets:
+            run.fitted_texts.update(data.texts)
+        return model.fit_pipeline(datasets, config)
+
+    def decision_logits(pipeline: Pipeline, texts: list[str]) -> np.ndarray:
+        run.scored_for_tuning.update(texts)
+        return model.decision_logits(pipeline, texts)
+
+    with pytest.MonkeyPatch.context() as patch:  # --jobs 1 fits in this process
+        patch.setattr(train_module, "fit_pipeline", fit_pipeline)
+        patch.setattr(train_module, "decision_logits", decision_logits)
+        assert train(fixture_data, run.models, "--data", str(path)) == 0
+    return run
+
+
+def held_out_texts(fixture_data: Path, run: UserDataRun) -> set[str]:
+    """Every headline in the held-out test part of a split-evaluated dataset."""
+    specs = [s for s in load_manifest(fixture_data / "datasets.json") if s.evaluation == "split"]
+    sets = [load_dataset(s, fixture_data / "raw") for s in specs] + [read_table(run.name, run.path)]
+    return {t for data in sets for t, held in zip(data.texts, split.test_mask(data)) if held}
+
+
+# ----------------------------------------------------------------------------- determinism
+
+def test_two_trainings_give_identical_scores(artifact: ModelArtifact, fixture_data: Path,
+                                             tmp_path: Path, sample_headlines: list[str]) -> None:
+    assert train(fixture_data, tmp_path) == 0
+    again = load_model(tmp_path, tmp_path)
+    assert np.array_equal(again.pipeline.predict_proba(sample_headlines),
+                          artifact.pipeline.predict_proba(sample_headlines))
+    assert again.threshold == artifact.threshold
+    assert again.manifest["calibration"] == artifact.manifest["calibration"]
+
+
+# -------------------------------------------------------------------- the test part is held out
+
+def test_no_test_part_headline_is_fitted_or_used_for_calibration_or_threshold(
+        with_user_data: UserDataRun, fixture_data: Path) -> None:
+    held_out = held_out_texts(fixture_data, with_user_data)
+    assert len(held_out) > 100
+    assert with_user_data.fitted_texts and with_user_data.scored_for_tuning
+    assert held_out & with_user_data.fitted_texts == set()
+    assert held_out & with_user_data.scored_for_tuning == set()
+
+
+def test_no_test_part_token_is_in_the_fitted_vocabulary(with_user_data: UserDataRun) -> None:
+    data = read_table(with_user_data.name, with_user_data.path)
+    in_test = dict(zip(data.texts, split.test_mask(data)))
+    fitted_model = load_model(with_user_data.models, with_user_data.models)
+    vocabulary = dict(fitted_model.pipeline.named_steps["features"].transformer_list)["word"].vocabulary_
+
+    held, fitted = [], []
+    for i in range(UNIQUE_TOKEN_ROWS):
+        text = f"Officials name {unique_token(i)} to review panel"
+        (held if in_test[text] else fitted).append(unique_token(i))
+    assert held and fitted  # both parts are exercised
+    assert [t for t in held if t in vocabulary] == []
+    assert all(t in vocabulary for t in fitted)  # the check above can fail
+
+
+def test_user_data_is_added_to_the_default_datasets(with_user_data: UserDataRun,
+                                                    fixture_data: Path) -> None:
+    models, path, name = with_user_data.models, with_user_data.path, with_user_data.name
+    manifest = load_model(models, models).manifest
+    defaults = [d["name"] for d in json.loads((fixture_data / "datasets.json").read_text())["datasets"]]
+    assert [d["name"] for d in manifest["datasets"]] == defaults + [name]
+    user = manifest["datasets"][-1]
+    assert user["rows"] == len(read_table(name, path)) and user["evaluation"] == "split"
+    assert user["files"][0]["path"] == str(path)
+    metrics = json.loads((models / CURRENT_LINK / "metrics.json").read_text())
+    assert metrics["datasets"][name]["evaluation"].startswith("test split")
+
+
+def test_only_data_trains_on_the_user_file_alone(fixture_data: Path, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_user_csv(tmp_path / "mine.csv", make_headlines(60, seed=3))
+    assert train(fixture_data, tmp_path / "models", "--only-data", "--data", str(path)) == 0
+    model = load_model(tmp_path / "models", tmp_path / "models")
+    assert [d["name"] for d in model.manifest["datasets"]] == ["mine"]
+    metrics = model.manifest["metrics"]
+    assert list(metrics["datasets"]) == ["mine"]
+    assert metrics["datasets"]["mine"]["evaluation"] == "5-fold stratified cross-validation"
+    # No held-out part, so the behaviour probes are reported as not measured.
+    assert metrics["probes"]["casing_invariance"]["n"] == 0
+    assert "Not measured" in (model.directory / "MODEL_CARD.md").read_text()
+    assert "mine" in capsys.readouterr().out
+
+    assert train(fixture_data, tmp_path / "models", "--only-data") == 1
+    assert "--only-data needs at least one --data file" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- what is written
+
+def test_metrics_json_holds_every_metric_per_dataset(models_root: Path) -> None:
+    metrics = json.loads((models_root / CURRENT_LINK / "metrics.json").read_text())
+    assert set(metrics["datasets"]) == {"fixture-lines", "fixture-webis", "fixture-table"}
+    for name, m in metrics["datasets"].items():
+        assert set(CLASSIFICATION_METRICS) <= set(m), name
+        assert set(m["confusion"]) == {"tn", "fp", "fn", "tp"}
+        assert sum(m["confusion"].values()) == m["n"]
+        for key in ("accuracy", "precision", "recall", "f1", "roc_auc", "brier", "ece"):
+            assert 0.0 <= m[key] <= 1.0, (name, key)
+    assert "mse_truth_mean" in metrics["datasets"]["fixture-webis"]  # the graded dataset
+    assert "mse_truth_mean" not in metrics["datasets"]["fixture-lines"]
+    assert metrics["datasets"]["fixture-table"]["evaluation"].startswith("5-fold")
+    assert 0.0 < metrics["threshold"] < 1.0
+    assert metrics["probes"]["casing_invariance"]["n"] > 0
+
+
+def test_the_manifest_records_what_the_issue_lists(artifact: ModelArtifact) -> None:
+    manifest = artifact.manifest
+    for key in ("format_version", "created_at", "git_commit", "libraries", "datasets",
+                "hyperparameters", "threshold", "metrics", "model_sha256"):
+        assert key in manifest, key
+    assert set(manifest["libraries"]) == {"python", "scikit-learn", "numpy", "joblib"}
+    for dataset in manifest["datasets"]:
+        assert dataset["rows"] > 0
+        assert all(len(f["sha256"]) == 64 for f in dataset["files"])
+
+
+def test_the_model_card_and_plots_are_written(artifact: ModelArtifact) -> None:
+    directory = artifact.directory
+    for plot in ("roc.png", "reliability.png", "histograms.png"):
+        assert (directory / plot).read_bytes().startswith(b"\x89PNG"), plot
+    card = (directory / "MODEL_CARD.md").read_text()
+    for section in ("## Intended use", "## Data", "## Metrics", "## Threshold and calibration",
+                    "## Limitations"):
+        assert section in card
+    assert "written by tests" in card  # the datasets' citations
+    assert "| fixture-webis |" in card and "test" in card  # licences and the metrics table
+    f1 = artifact.manifest["metrics"]["datasets"]["fixture-lines"]["f1"]
+    assert f"{f1:.3f}" in card
+    assert f"Threshold {artifact.threshold:.3f}" in card
+
+
+def test_training_prints_its_steps_summary_and_metrics_table(
+        fixture_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert train(fixture_data, tmp_path, "--only-data", "--data",
+                 str(write_user_csv(tmp_path / "mine.csv", make_headlines(30, seed=4)))) == 0
+    out = capsys.readouterr().out
+    assert "==> Loading datasets" in out and "done in" in out
+    assert "read   empty   dupes conflict" in out  # the data summary
+    assert out.count("==> ") >= 5
+    table_header = next(line for line in out.splitlines() if line.startswith("dataset "))
+    assert table_header.split() == ["dataset", "evaluation", "n", "acc", "prec", "rec", "F1",
+                                    "AUC", "Brier", "ECE", "MSE"]
+
+
+# ----------------------------------------------------------------------------------- failures
+
+def test_missing_data_exits_1_and_says_to_run_make_data(
+        fixture_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = train_main(["--raw-dir", str(tmp_path / "empty-raw"),
+                       "--manifest", str(fixture_data / "datasets.json"),
+                       "--models-dir", str(tmp_path / "models")])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "error:" in err and "fixture-lines" in err
+    assert "run `make data` first" in err
+    assert not (tmp_path / "models" / CURRENT_LINK).exists()
+
+
+def test_bad_user_data_exits_1_naming_file_and_line(
+        fixture_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "mine.csv"
+    path.write_text("headline,label\nOne,1\nTwo,perhaps\n", encoding="utf-8")
+    assert train(fixture_data, tmp_path / "models", "--data", str(path)) == 1
+    assert f"{path}:3: unknown label 'perhaps'" in capsys.readouterr().err
+
+
+def test_a_failed_training_leaves_the_current_model_alone(
+        fixture_data: Path, model_copy: Path, tmp_path: Path) -> None:
+    before = (model_copy / CURRENT_LINK).resolve()
+    broken = tmp_path / "raw"
+    shutil.copytree(fixture_data / "raw", broken)
+    (broken / "fixture-table" / "titles.tsv").write_text("text\tlabel\nOnly one\t1\n")
+    code = train_main(["--raw-dir", str(broken), "--manifest", str(fixture_data / "datasets.json"),
+                       "--config", str(fixture_data / "model_config.toml"),
+                       "--models-dir", str(model_copy)])
+    assert code == 1
+    assert (model_copy / CURRENT_LINK).resolve() == before

@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
                 try:
                     record = scorer.score(headline, explain=args.explain).as_dict()
                 except EmptyHeadline as exc:
-                    record = {"headline": headline, "error": str(exc)}
+                    record = {"headline": "", "error": str(exc)}  # nothing was left of it
                 out.write(json.dumps(record, ensure_ascii=False) + "\n")
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -2,8 +2,9 @@
 
 The order of checks is the contract the OpenAPI document describes: a body that is not JSON
 (415), then bytes that are not UTF-8 or not JSON (400), then JSON whose content breaks the
-contract (422, naming the field). The body-size limit (413) is enforced by Flask's
-``MAX_CONTENT_LENGTH`` before the body is read.
+contract (422, naming the field). The body-size limit (413, Flask's ``MAX_CONTENT_LENGTH``)
+is enforced from the Content-Length before the body is read, and on a chunked body (no
+Content-Length) by reading no more than one byte past the limit.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from flask import request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from service.errors import ApiError, ValidationError
 from service.text import normalise_text
@@ -33,12 +35,35 @@ def json_type(value: Any) -> str:
     return "object"
 
 
+def _read_body() -> bytes:
+    """The body, refusing one over ``MAX_CONTENT_LENGTH`` with a 413 whether or not it has a
+    Content-Length."""
+    limit = request.max_content_length
+    if limit is None or request.content_length is not None:
+        return request.get_data(cache=False)  # Werkzeug refuses too large a Content-Length
+    if not request.environ.get("wsgi.input_terminated"):
+        return b""  # no length and a server that does not end the stream: nothing safe to read
+    # A chunked body: Werkzeug would silently cut it at the limit, so read one byte past it
+    # from the server's (terminated) stream to tell a body of the limit from a longer one.
+    stream = request.environ["wsgi.input"]
+    chunks, size = [], 0
+    while size <= limit:
+        chunk = stream.read(min(1 << 16, limit + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    if size > limit:
+        raise RequestEntityTooLarge()
+    return b"".join(chunks)
+
+
 def read_json_object() -> dict[str, Any]:
     """The request body as a JSON object, or the error that says why it is not one."""
     if not request.is_json:
         raise ApiError(415, "unsupported_media_type",
                        "the body must be JSON, sent with Content-Type: application/json")
-    raw = request.get_data(cache=False)
+    raw = _read_body()
     try:
         # RFC 8259: JSON text is UTF-8; a leading byte order mark is tolerated.
         text = raw.decode("utf-8-sig")

@@ -62,7 +62,7 @@ class Settings:
             models_root=models_root,
             model_dir=Path(os.environ.get("HEADLINE_MODEL_DIR", models_root / "current")),
             host=os.environ.get("HOST", cls.host),
-            port=_int("PORT", cls.port),
+            port=_int("PORT", cls.port, minimum=0),  # 0: any free port (gunicorn logs which)
             workers=_int("WORKERS", cls.workers),
             max_headline_chars=_int("MAX_HEADLINE_CHARS", cls.max_headline_chars),
             max_batch=_int("MAX_BATCH", cls.max_batch),

@@ -18,6 +18,7 @@ that a worker has died, so its live gauges stop counting.
 
 from __future__ import annotations
 
+import atexit
 import glob
 import os
 import shutil
@@ -45,7 +46,15 @@ def _prepare_metrics_dir() -> None:
         # No directory given, or one inherited from another master's private one: make our own.
         os.environ[_MULTIPROC] = tempfile.mkdtemp(prefix="headline-scorer-metrics-")
         os.environ[_PRIVATE] = "1"
+        # atexit, not gunicorn's on_exit: it also runs when the app fails to load (bad model).
+        atexit.register(_remove_private_dir, os.environ[_MULTIPROC], me)
     os.environ[_OWNER] = me
+
+
+def _remove_private_dir(path: str, owner: str) -> None:
+    # Forked workers inherit this handler; only the master that made the directory removes it.
+    if str(os.getpid()) == owner:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 _settings = Settings.from_env()
@@ -71,8 +80,3 @@ def child_exit(server: object, worker: object) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]
-
-
-def on_exit(server: object) -> None:
-    if os.environ.get(_PRIVATE) and os.environ.get(_OWNER) == str(os.getpid()):
-        shutil.rmtree(os.environ[_MULTIPROC], ignore_errors=True)

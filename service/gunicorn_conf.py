@@ -6,8 +6,9 @@ Everything comes from ``service.config.Settings`` (HOST, PORT, WORKERS, THREADS,
 GRACEFUL_TIMEOUT, WORKER_TIMEOUT, LOG_LEVEL). The app is preloaded in the master, so the model
 is loaded and checked once before any worker starts (a bad model stops start-up with one line
 naming the file) and the workers share its memory. gunicorn's access log is off: the app writes
-its own JSON line per request. SIGTERM or Ctrl-C stops gracefully: workers finish the requests
-they have within GRACEFUL_TIMEOUT seconds.
+its own JSON line per request. SIGTERM or Ctrl-C (SIGINT, which gunicorn alone would treat as
+a quick shutdown) stops gracefully: workers finish the requests they have within
+GRACEFUL_TIMEOUT seconds.
 
 Prometheus multiprocess mode: prometheus-client picks its storage when it is first imported,
 so this file sets ``PROMETHEUS_MULTIPROC_DIR`` before gunicorn imports the app. Without one
@@ -22,8 +23,10 @@ import atexit
 import glob
 import os
 import shutil
+import signal
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from service.config import Settings
 
@@ -76,7 +79,19 @@ proc_name = "headline-scorer"
 control_socket_disable = True
 
 
-def child_exit(server: object, worker: object) -> None:
+def on_starting(server: Any) -> None:
+    # gunicorn treats SIGINT (Ctrl-C) as a quick shutdown that drops the requests in flight;
+    # this service stops gracefully on Ctrl-C too, exactly as on SIGTERM.
+    server.handle_int = server.handle_term
+
+
+def post_worker_init(worker: Any) -> None:
+    # A terminal's Ctrl-C reaches the workers too: finish the current request, then exit.
+    signal.signal(signal.SIGINT, worker.handle_exit)
+    signal.siginterrupt(signal.SIGINT, False)
+
+
+def child_exit(server: Any, worker: Any) -> None:
     from prometheus_client import multiprocess
 
-    multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]
+    multiprocess.mark_process_dead(worker.pid)

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -227,14 +228,47 @@ def test_routing_errors_are_json_over_real_http(server: Server) -> None:
     assert response.status_code == 405 and response.json()["error"]["code"] == "method_not_allowed"
 
 
-def test_sigterm_stops_gracefully_and_removes_the_metrics_directory(
-        server_factory: Callable[..., Server], models_root: Path) -> None:
+def _start_slow_request(server: Server) -> tuple[socket.socket, bytes]:
+    """A score request whose body is only half sent: a worker is busy with it until the rest
+    arrives. Returns the connection and the rest of the body."""
+    body = json.dumps({"headline": CAT}).encode()
+    connection = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    head = (f"POST /v1/score HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
+    connection.sendall(head + body[:10])
+    return connection, body[10:]
+
+
+def _finish_request(connection: socket.socket, rest: bytes) -> bytes:
+    try:
+        connection.sendall(rest)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+        return answer
+    except OSError as exc:  # the server dropped the request
+        return repr(exc).encode()
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("how", ["SIGTERM to the master", "Ctrl-C (SIGINT to the process group)"])
+def test_stop_is_graceful_and_removes_the_metrics_directory(
+        server_factory: Callable[..., Server], models_root: Path, how: str) -> None:
     server = server_factory(models_root)
     server.wait_ready()
     metrics_dirs = list(server.stdout_path.parent.glob("headline-scorer-metrics-*"))
     assert len(metrics_dirs) == 1 and list(metrics_dirs[0].glob("*.db"))
-    assert requests.post(server.url("/v1/score"), json={"headline": CAT}, timeout=10).status_code == 200
-    assert server.stop() == 0
+    connection, rest = _start_slow_request(server)
+    time.sleep(0.5)  # let a worker accept it and wait for the rest of the body
+    if how.startswith("SIGTERM"):
+        server.process.send_signal(signal.SIGTERM)
+    else:
+        os.killpg(server.process.pid, signal.SIGINT)  # what a terminal does on Ctrl-C
+    time.sleep(0.5)
+    answer = _finish_request(connection, rest)
+    assert answer.startswith(b"HTTP/1.1 200"), answer  # the request in flight was finished
+    assert server.process.wait(timeout=STOP_TIMEOUT) == 0
     assert "Shutting down: Master" in server.stderr()
     assert not metrics_dirs[0].exists()
 

@@ -214,8 +214,10 @@ def fetch_dataset(spec: DatasetSpec, raw_dir: Path, source_dir: Path | None) -> 
         _download_into(spec, target)
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
+        # When HEADLINE_DATA_DIR is set but lacks this dataset, say where it looked.
+        looked = f" HEADLINE_DATA_DIR={source_dir} has no {spec.name}/ folder." if source_dir else ""
         raise DataError(
-            f"{spec.name}: download failed ({reason}). Without internet access, set "
+            f"{spec.name}: download failed ({reason}).{looked} Without internet access, set "
             "HEADLINE_DATA_DIR to a folder holding the datasets (for example "
             "HEADLINE_DATA_DIR=../shared/datasets make data)"
         ) from exc

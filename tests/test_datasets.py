@@ -12,6 +12,7 @@ import hashlib
 import http.server
 import io
 import json
+import re
 import socket
 import threading
 import zipfile
@@ -177,6 +178,11 @@ def test_server_down_gives_one_message_saying_to_set_the_data_dir(tmp_path: Path
     assert message.count("download failed") == 1
     assert "set HEADLINE_DATA_DIR" in message
     assert not [n for n in leftovers(raw) if n.startswith(".part")]
+
+    # HEADLINE_DATA_DIR set, but to a folder without this dataset: the message says so.
+    wrong = tmp_path / "wrong-folder"
+    with pytest.raises(DataError, match=f"HEADLINE_DATA_DIR={re.escape(str(wrong))} has no tiny/"):
+        fetch_all([lines_spec(f"http://127.0.0.1:{port}")], raw, wrong)
 
 
 def test_dataset_without_download_address_says_what_to_set(tmp_path: Path) -> None:

@@ -208,7 +208,7 @@ def openapi_fragment(settings: Settings) -> dict[str, Any]:
                     "results": [
                         {"headline": "You Will Not Believe What This Cat Did", "score": 0.9444,
                          "label": "sensational"},
-                        {"headline": "Parliament passes the budget bill", "score": 0.0311,
+                        {"headline": "Parliament passes the budget bill", "score": 0.0215,
                          "label": "neutral"}]}),
                 **error_responses(400, 413, 415, 422, 500),
             },

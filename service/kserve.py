@@ -275,7 +275,7 @@ def openapi_fragment(settings: Settings) -> dict[str, Any]:
             "200": json_response("The scores, in input order.", "V2InferenceResponse", {
                 "model_name": MODEL_NAME, "model_version": "20261127-084526-aff22a8e", "id": "42",
                 "outputs": [
-                    {"name": "score", "datatype": "FP32", "shape": [2], "data": [0.9444, 0.0311]},
+                    {"name": "score", "datatype": "FP32", "shape": [2], "data": [0.9444, 0.0215]},
                     {"name": "label", "datatype": "BYTES", "shape": [2],
                      "data": ["sensational", "neutral"]}]}),
             **error_responses(400, 404, 413, 415, 422, 500),

@@ -36,7 +36,7 @@ ERROR_RESPONSES: dict[int, tuple[str, str, tuple[str, ...]]] = {
     405: ("MethodNotAllowed", "The route exists but not with this method; the Allow header lists "
           "the methods it takes.", ("method_not_allowed",)),
     413: ("PayloadTooLarge", "The body is larger than MAX_BODY_BYTES. It is refused from its "
-          "Content-Length before it is read, and a chunked body is cut off at the limit.",
+          "Content-Length before it is read; a chunked body as soon as it passes the limit.",
           ("body_too_large",)),
     415: ("UnsupportedMediaType", "The body is not sent as JSON (Content-Type: application/json).",
           ("unsupported_media_type",)),

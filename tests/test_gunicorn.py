@@ -273,16 +273,22 @@ def test_stop_is_graceful_and_removes_the_metrics_directory(
     assert not metrics_dirs[0].exists()
 
 
-@pytest.mark.parametrize("damage", ["missing", "corrupt"])
+@pytest.mark.parametrize("damage", ["missing", "corrupt", "incompatible"])
 def test_a_bad_model_stops_start_up_with_one_line_naming_the_file(
         server_factory: Callable[..., Server], model_copy: Path, damage: str) -> None:
     if damage == "missing":
         (model_copy / "current").unlink()
         named = str(model_copy / "current")
-    else:
+    elif damage == "corrupt":
         model_file = model_copy / "current" / "model.joblib"
         model_file.write_bytes(model_file.read_bytes()[:-10] + b"0123456789")
         named = str(model_file.resolve())
+    else:
+        manifest_file = (model_copy / "current" / "manifest.json").resolve()
+        manifest = json.loads(manifest_file.read_text())
+        manifest["libraries"]["scikit-learn"] = "0.24.2"
+        manifest_file.write_text(json.dumps(manifest))
+        named = str(manifest_file)
     server = server_factory(model_copy)
     returncode = server.process.wait(timeout=START_TIMEOUT)
     assert returncode != 0

@@ -81,7 +81,7 @@ def _http_error(exc: HTTPException) -> Response:
 
 
 def _unexpected_error(exc: Exception) -> Response:
-    log.exception("unhandled error in %s", type(exc).__name__)
+    log.exception("unhandled %s on %s %s", type(exc).__name__, request.method, request.path)
     return error_response(500, "internal_error",
                           "the service failed on this request; quote the request_id when reporting it")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-def _int(name: str, default: int, minimum: int = 1) -> int:
+def _int(name: str, default: int, minimum: int = 1, maximum: int | None = None) -> int:
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
@@ -22,6 +22,8 @@ def _int(name: str, default: int, minimum: int = 1) -> int:
         raise SystemExit(f"configuration error: {name}={raw!r} is not a whole number") from None
     if value < minimum:
         raise SystemExit(f"configuration error: {name}={value} must be at least {minimum}")
+    if maximum is not None and value > maximum:
+        raise SystemExit(f"configuration error: {name}={value} must be at most {maximum}")
     return value
 
 
@@ -62,7 +64,7 @@ class Settings:
             models_root=models_root,
             model_dir=Path(os.environ.get("HEADLINE_MODEL_DIR", models_root / "current")),
             host=os.environ.get("HOST", cls.host),
-            port=_int("PORT", cls.port, minimum=0),  # 0: any free port (gunicorn logs which)
+            port=_int("PORT", cls.port, minimum=0, maximum=65535),  # 0: any free port (gunicorn logs it)
             workers=_int("WORKERS", cls.workers),
             max_headline_chars=_int("MAX_HEADLINE_CHARS", cls.max_headline_chars),
             max_batch=_int("MAX_BATCH", cls.max_batch),

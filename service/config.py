@@ -56,6 +56,12 @@ class Settings:
     worker_timeout: int = 30
     # Threads per gunicorn worker; above 1 gunicorn uses its gthread worker.
     threads: int = 1
+    # Editors' feedback (POST /v1/feedback): an SQLite file, and how long a write waits for
+    # another writer's lock before the request gets a 503.
+    feedback_db: Path = PROJECT_ROOT / "data" / "feedback.sqlite3"
+    feedback_busy_ms: int = 5000
+    # Bearer token for the admin routes (GET /v1/feedback); None hides them (404).
+    admin_token: str | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -73,4 +79,7 @@ class Settings:
             graceful_timeout=_int("GRACEFUL_TIMEOUT", cls.graceful_timeout, minimum=0),
             worker_timeout=_int("WORKER_TIMEOUT", cls.worker_timeout),
             threads=_int("THREADS", cls.threads),
+            feedback_db=Path(os.environ.get("HEADLINE_FEEDBACK_DB", "").strip() or cls.feedback_db),
+            feedback_busy_ms=_int("HEADLINE_FEEDBACK_BUSY_MS", cls.feedback_busy_ms, minimum=0),
+            admin_token=os.environ.get("HEADLINE_ADMIN_TOKEN", "").strip() or None,
         )

@@ -14,10 +14,15 @@ Why it is fast, and still exact:
 - a word's character n-grams depend on that word alone, so each word's vocabulary columns
   and their summed weights are remembered (the words of the word vocabulary are worked out
   when the scorer is built, others when first seen, in a bounded memory);
-- a term that occurs once has tf 1 (sublinear or not), so a headline's logit is the sum of
+- a term that occurs once has tf 1 (sublinear or not), so a headline's sums are the sums of
   its words' remembered sums, corrected for the few columns that occur more than once;
-- big batches without explanations are one sparse product: (headlines x distinct words)
-  times (distinct words x columns) gives every count at once.
+- big batches without explanations count every term at once with one sparse product
+  ((headlines x distinct words) times (distinct words x columns)) and sum with numpy.
+
+Every sum is taken in whole units of a fixed fraction (2**-k, with k chosen per part from its
+largest weight so a term is worth at most 2**44 units): integer sums are exact in any order,
+so a headline gets the same score bit for bit one at a time and in a batch, by every road.
+Rounding the weights to those units moves a logit by less than 1e-11.
 """
 
 from __future__ import annotations
@@ -99,10 +104,10 @@ def _unsupported(name: str, what: str) -> ModelError:
 
 
 # A word as a char_wb part sees it: the vocabulary columns of its n-grams (repeats kept) and,
-# over those occurrences, the sums of idf x coefficient, of idf squared (for the l2 norm) and
-# of idf (for the l1 norm); a sum the part's norm does not use is 0.
-_Word = tuple[tuple[int, ...], float, float, float]
-_NO_NGRAMS: _Word = ((), 0.0, 0.0, 0.0)
+# over those occurrences, the sums in units of idf x coefficient, of idf squared (for the l2
+# norm) and of idf (for the l1 norm); a sum the part's norm does not use is 0.
+_Word = tuple[tuple[int, ...], int, int, int]
+_NO_NGRAMS: _Word = ((), 0, 0, 0)
 
 
 class _Measure:
@@ -158,18 +163,22 @@ class _TfidfPart:
         width = len(vocabulary)
         if len(coef) != width:
             raise ModelError(f"feature part {name!r}: {width} terms but {len(coef)} weights")
-        # The fitted vocabulary maps str to int already; sharing it saves a copy per worker.
-        self.index: dict[str, int] = vocabulary
+        if all(type(j) is int for j in vocabulary.values()):
+            self.index: dict[str, int] = vocabulary  # shared with the pipeline: no copy per worker
+        else:
+            self.index = {str(t): int(j) for t, j in vocabulary.items()}
         self.terms: list[str] = [""] * width
-        for term, j in vocabulary.items():
+        for term, j in self.index.items():
             self.terms[j] = term
         idf = np.asarray(vectorizer.idf_, dtype=np.float64) if vectorizer.use_idf else np.ones(width)
-        coef = np.asarray(coef, dtype=np.float64)
-        self.idf_array = idf
-        self.coef_array = coef
-        self.weight: list[float] = (idf * coef).tolist()  # one term's logit before the norm
-        self.idf_squared: list[float] = (idf * idf).tolist() if self.norm_kind == "l2" else []
-        self.idf: list[float] = idf.tolist() if self.norm_kind == "l1" else []
+        weight = idf * np.asarray(coef, dtype=np.float64)  # one term's logit before the norm
+        # Per column, in whole units: the weight, idf squared (l2) and idf (l1).
+        self.weight, self.weight_unit = _in_units(weight)
+        self.idf_squared, self.idf_squared_unit = _in_units(idf * idf if self.norm_kind == "l2" else None)
+        self.idf, self.idf_unit = _in_units(idf if self.norm_kind == "l1" else None)
+        self.weight_array = np.asarray(self.weight, dtype=np.int64)
+        self.idf_squared_array = np.asarray(self.idf_squared, dtype=np.int64)
+        self.idf_array = np.asarray(self.idf, dtype=np.int64)
         self._slices_by_length: dict[int, tuple[slice, ...]] = {}
         self._known_words: dict[str, _Word] = {}  # worked out when the scorer is built
         self._seen_words: dict[str, _Word] = {}  # met in headlines since, bounded
@@ -199,8 +208,8 @@ class _TfidfPart:
         if not found:
             return _NO_NGRAMS
         return (tuple(found), sum(map(self.weight.__getitem__, found)),
-                sum(map(self.idf_squared.__getitem__, found)) if self.idf_squared else 0.0,
-                sum(map(self.idf.__getitem__, found)) if self.idf else 0.0)
+                sum(map(self.idf_squared.__getitem__, found)) if self.idf_squared else 0,
+                sum(map(self.idf.__getitem__, found)) if self.idf else 0)
 
     def _slices(self, length: int) -> tuple[slice, ...]:
         """The char_wb n-gram positions in a padded word of ``length`` characters."""
@@ -222,8 +231,10 @@ class _TfidfPart:
         if self.stop_words is not None:
             tokens = [t for t in tokens if t not in self.stop_words]
         terms = list(tokens) if self.min_n == 1 else []
+        if self.min_n <= 2 <= self.max_n:
+            terms += [a + " " + b for a, b in zip(tokens, tokens[1:])]
         join = " ".join
-        for n in range(max(self.min_n, 2), min(self.max_n, len(tokens)) + 1):
+        for n in range(max(self.min_n, 3), min(self.max_n, len(tokens)) + 1):
             terms += [join(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
         return terms
 
@@ -234,18 +245,14 @@ class _TfidfPart:
             return 1.0
         return 1.0 + math.log(count) if self.sublinear else float(count)
 
-    def _tf_array(self, counts: np.ndarray) -> np.ndarray:
-        if self.binary:
-            return np.ones_like(counts)
-        return np.log(counts) + 1.0 if self.sublinear else counts
-
     def measure(self, doc: str) -> _Measure:
         """The part's logit for one preprocessed text (tf-idf, normalised, dot coefficients)."""
         weight, idf_squared, idf = self.weight, self.idf_squared, self.idf
         found: list[int] = []
-        dot = squares = total = 0.0
+        dot = squares = total = 0
         if self.char:
-            words = [self.word(w) for w in doc.split()]
+            known, seen_before, work_out = self._known_words.get, self._seen_words.get, self.word
+            words = [known(w) or seen_before(w) or work_out(w) for w in doc.split()]
             for columns, word_dot, word_squares, word_total in words:
                 found += columns
                 dot += word_dot
@@ -256,8 +263,8 @@ class _TfidfPart:
             get = self.index.get
             found = [j for j in map(get, self.word_terms(doc)) if j is not None]
             dot = sum(map(weight.__getitem__, found))
-            squares = sum(map(idf_squared.__getitem__, found)) if idf_squared else 0.0
-            total = sum(map(idf.__getitem__, found)) if idf else 0.0
+            squares = sum(map(idf_squared.__getitem__, found)) if idf_squared else 0
+            total = sum(map(idf.__getitem__, found)) if idf else 0
         # The sums above count every occurrence at tf 1. Find the occurrences after a
         # column's first (cheaper than counting all: most columns occur once) and put the
         # real tf of those columns in place.
@@ -265,40 +272,47 @@ class _TfidfPart:
         see = seen.add
         again = [j for j in found if j in seen or see(j)]
         repeated: dict[int, int] = {}
-        for j, extra in Counter(again).items():
-            count = extra + 1
-            repeated[j] = count
-            tf = self.tf(count)
-            dot += (tf - count) * weight[j]
-            if idf_squared:
-                squares += (tf * tf - count) * idf_squared[j]
-            if idf:
-                total += (tf - count) * idf[j]
-        norm = 1.0
+        if again:
+            for j, extra in Counter(again).items():
+                count = extra + 1
+                repeated[j] = count
+                tf = self.tf(count)
+                dot += round(tf * weight[j]) - count * weight[j]
+                if idf_squared:
+                    squares += round(tf * tf * idf_squared[j]) - count * idf_squared[j]
+                if idf:
+                    total += round(tf * idf[j]) - count * idf[j]
+        norm = self._norm(squares * self.idf_squared_unit, total * self.idf_unit)
+        return _Measure(dot * self.weight_unit / norm, norm, found, repeated, words)
+
+    def _norm(self, squares: float, total: float) -> float:
         if self.norm_kind == "l2" and squares > 0:
-            norm = math.sqrt(squares)
-        elif self.norm_kind == "l1" and total > 0:
-            norm = total  # idf > 0 and tf > 0, so the sum of values is the sum of |values|
-        return _Measure(dot / norm, norm, found, repeated, words)
+            return math.sqrt(squares)
+        if self.norm_kind == "l1" and total > 0:
+            return total  # idf > 0 and tf > 0, so the sum of values is the sum of |values|
+        return 1.0
 
     def column_contributions(self, measure: _Measure) -> dict[int, float]:
         """Each present column's contribution to the logit."""
-        tf, weight, norm, repeated = self.tf, self.weight, measure.norm, measure.repeated
-        return {j: (tf(repeated[j]) if j in repeated else 1.0) * weight[j] / norm
+        tf, weight, repeated = self.tf, self.weight, measure.repeated
+        unit = self.weight_unit / measure.norm
+        return {j: (round(tf(repeated[j]) * weight[j]) if j in repeated else weight[j]) * unit
                 for j in dict.fromkeys(measure.found)}
 
     def word_shares(self, measure: _Measure, words: list[_Word]) -> list[float]:
         """Each word's share of the logit: the contributions of its n-grams, a column that
         occurs in several places being shared out equally over its occurrences."""
-        weight, tf, norm = self.weight, self.tf, measure.norm
-        # Extra weight per occurrence of a repeated column, over the words' tf-1 sums.
-        extra = {j: (tf(n) / n - 1.0) * weight[j] for j, n in measure.repeated.items()}
+        weight, tf = self.weight, self.tf
+        # Units to add per occurrence of a repeated column, over the words' tf-1 sums.
+        extra = {j: round(tf(n) * weight[j]) / n - weight[j] for j, n in measure.repeated.items()}
         extra_of, zero = extra.get, repeat(0.0)
-        return [(word_dot + sum(map(extra_of, columns, zero))) / norm
+        unit = self.weight_unit / measure.norm
+        return [(word_dot + sum(map(extra_of, columns, zero))) * unit
                 for columns, word_dot, _, _ in words]
 
     def counts(self, docs: Sequence[str]) -> sp.csr_matrix:
-        """Term counts of preprocessed texts, shape (len(docs), terms)."""
+        """Term counts of preprocessed texts, shape (len(docs), terms): one entry per present
+        term of a text, in any order."""
         if self.char:
             # Counts = (text x distinct word occurrences) @ (distinct word x n-gram columns);
             # the sparse product sums repeated columns in compiled code.
@@ -315,32 +329,77 @@ class _TfidfPart:
                 word_columns += self.word(w)[0]
                 word_ends.append(len(word_columns))
             texts = _ones_matrix(text_words, text_ends, len(word_ids))
+            # A product has one entry per (row, column), all positive: counts as they are.
             return texts @ _ones_matrix(word_columns, word_ends, len(self.terms))
-        get = self.index.get
-        columns: list[int] = []
-        ends = [0]
-        for doc in docs:
-            columns += [j for j in map(get, self.word_terms(doc)) if j is not None]
-            ends.append(len(columns))
-        matrix = _ones_matrix(columns, ends, len(self.terms))
-        matrix.sum_duplicates()
-        return matrix
-
-    def logits(self, docs: Sequence[str]) -> np.ndarray:
-        """The part's logit for many preprocessed texts at once, shape (len(docs),)."""
-        matrix = self.counts(docs)
-        values = self._tf_array(matrix.data) * self.idf_array[matrix.indices]
-        if self.norm_kind is None:
-            norms = np.ones(matrix.shape[0])
         else:
-            size = values * values if self.norm_kind == "l2" else values
-            norms = np.asarray(sp.csr_matrix((size, matrix.indices, matrix.indptr),
-                                             shape=matrix.shape).sum(axis=1)).ravel()
-            if self.norm_kind == "l2":
-                norms = np.sqrt(norms)
-            norms[norms == 0.0] = 1.0
-        weighted = sp.csr_matrix((values, matrix.indices, matrix.indptr), shape=matrix.shape)
-        return (weighted @ self.coef_array) / norms
+            get = self.index.get
+            columns: list[int] = []
+            ends = [0]
+            for doc in docs:
+                columns += [j for j in map(get, self.word_terms(doc)) if j is not None]
+                ends.append(len(columns))
+            matrix = _ones_matrix(columns, ends, len(self.terms))
+            matrix.sum_duplicates()
+            return matrix
+
+    def logits(self, docs: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The part's logit for many preprocessed texts, the same to the last bit as
+        :meth:`measure`'s; and which texts are too long for 64-bit sums (their logits are
+        not set: score them one at a time)."""
+        matrix = self.counts(docs)
+        counts = np.rint(matrix.data).astype(np.int64)
+        table = np.array([0.0] + [self.tf(c) for c in range(1, int(counts.max(initial=1)) + 1)])
+        tf = table[counts]
+        columns, ends = matrix.indices, matrix.indptr
+
+        def row_sums(per_column: np.ndarray, tf_factor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            # The same whole units as measure(): round(tf x units) per present column.
+            units = np.rint(tf_factor * per_column[columns].astype(np.float64)).astype(np.int64)
+            # Cumulative sums may wrap around in int64; differences of them are still exact
+            # for every row whose own sum fits, which is what the bound checks.
+            running = np.concatenate(([0], np.cumsum(units)))
+            bound = np.concatenate(([0.0], np.cumsum(np.abs(units).astype(np.float64))))
+            return running[ends[1:]] - running[ends[:-1]], bound[ends[1:]] - bound[ends[:-1]]
+
+        dot, too_big = row_sums(self.weight_array, tf)
+        squares = np.zeros(len(docs))
+        total = np.zeros(len(docs))
+        bounds = [too_big]
+        if self.norm_kind == "l2":
+            squares_units, bound = row_sums(self.idf_squared_array, tf * tf)
+            squares = squares_units.astype(np.float64) * self.idf_squared_unit
+            bounds.append(bound)
+        elif self.norm_kind == "l1":
+            total_units, bound = row_sums(self.idf_array, tf)
+            total = total_units.astype(np.float64) * self.idf_unit
+            bounds.append(bound)
+        if self.norm_kind == "l2":
+            norm = np.where(squares > 0, np.sqrt(squares), 1.0)
+        elif self.norm_kind == "l1":
+            norm = np.where(total > 0, total, 1.0)
+        else:
+            norm = np.ones(len(docs))
+        overflow = np.zeros(len(docs), dtype=bool)
+        for bound in bounds:
+            overflow |= bound >= _SUM_LIMIT
+        return dot.astype(np.float64) * self.weight_unit / norm, overflow
+
+
+# Rows whose sum of |units| reaches this might have wrapped around in int64.
+_SUM_LIMIT = float(2 ** 62)
+# A term's largest value is this many units (a tf above 1 multiplies it): sums of thousands of
+# terms stay far inside 64 bits, and the rounding is below 1e-13 of the largest weight.
+_UNITS_OF_LARGEST = 2 ** 44
+
+
+def _in_units(values: np.ndarray | None) -> tuple[list[int], float]:
+    """``values`` rounded to whole units of 2**-k, as Python ints, and the unit 2**-k."""
+    if values is None or values.size == 0:
+        return [], 1.0
+    largest = float(np.abs(values).max())
+    exponent = math.frexp(largest)[1] if largest > 0 else 0  # largest < 2**exponent
+    unit = math.ldexp(1.0, exponent) / _UNITS_OF_LARGEST
+    return [int(v) for v in np.rint(values / unit).tolist()], unit
 
 
 def _ones_matrix(columns: list[int], ends: list[int], width: int) -> sp.csr_matrix:
@@ -523,15 +582,20 @@ class HeadlineScorer:
         return self.score_text(text, explain, top)
 
     def logits(self, texts: Sequence[str]) -> np.ndarray:
-        """Log-odds of sensational for many normalised headlines at once, shape (n,)."""
+        """Log-odds of sensational for many normalised headlines at once, shape (n,); each
+        the same to the last bit as :meth:`logit` of that headline."""
+        docs = {key: [prepare(text) for text in texts] for key, prepare in self._preparers.items()}
         z = np.full(len(texts), self.intercept)
-        for key, prepare in self._preparers.items():
-            docs = [prepare(text) for text in texts]
-            for part in self.tfidf_parts:
-                if part.prepare_key == key:
-                    z += part.logits(docs)
+        alone = np.zeros(len(texts), dtype=bool)
+        # The same additions in the same order as _measure: intercept, parts, style.
+        for part in self.tfidf_parts:
+            values, too_big = part.logits(docs[part.prepare_key])
+            z += values
+            alone |= too_big
         for style in self.style_parts:
-            z += [style.measure(text)[0] for text in texts]
+            z += np.array([style.measure(text)[0] for text in texts], dtype=np.float64)
+        for i in np.flatnonzero(alone):
+            z[i] = self.logit(texts[i])
         return z
 
     def score_many(self, headlines: Iterable[str], explain: bool = False

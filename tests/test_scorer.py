@@ -78,11 +78,14 @@ def proba(pipeline: Pipeline, texts: list[str]) -> np.ndarray:
 
 
 def assert_scores_equal(scorer: HeadlineScorer, pipeline: Pipeline, texts: list[str]) -> None:
+    """Scores equal predict_proba within 1e-9, and a batch gives each headline the very same
+    score (to the last bit) as scoring it alone."""
+    assert len(texts) >= MATRIX_BATCH
     expected = proba(pipeline, texts)
-    one_by_one = np.array([scorer.score(t, explain=False).score for t in texts])
-    batched = np.array([r.score for r in scorer.score_many(texts)])
+    one_by_one = [scorer.score(t, explain=False).score for t in texts]
     np.testing.assert_allclose(one_by_one, expected, rtol=0, atol=TOLERANCE)
-    np.testing.assert_allclose(batched, expected, rtol=0, atol=TOLERANCE)
+    assert [r.score for r in scorer.score_many(texts)] == one_by_one
+    assert list(scorer.logits(texts)) == [scorer.logit(t) for t in texts]
 
 
 def exact_cues(pipeline: Pipeline, text: str) -> dict[str, float]:
@@ -264,14 +267,8 @@ def test_score_many_keeps_order_and_matches_one_by_one(scorer: HeadlineScorer, s
         if not normalise_text(headline):
             assert isinstance(result, EmptyHeadline)
             continue
-        single = scorer.score(headline, explain=explain)
-        assert result.headline == single.headline
-        assert result.score == pytest.approx(single.score, abs=TOLERANCE)
-        assert result.label == single.label
-        if explain:
-            assert [c.text for c in result.cues] == [c.text for c in single.cues]
-        else:
-            assert result.cues is None
+        assert result == scorer.score(headline, explain=explain)  # every field, every bit
+        assert (result.cues is None) != explain
 
 
 def test_score_many_accepts_any_iterable(scorer: HeadlineScorer) -> None:
@@ -288,6 +285,21 @@ def test_bounded_word_memory_stays_exact(artifact: ModelArtifact, monkeypatch: p
     assert_scores_equal(fresh, artifact.pipeline, texts)
     char = next(p for p in fresh.tfidf_parts if p.char)
     assert 0 < len(char._seen_words) <= 50
+
+
+def test_rows_too_big_for_64_bit_sums_are_scored_one_at_a_time(
+        scorer: HeadlineScorer, artifact: ModelArtifact, monkeypatch: pytest.MonkeyPatch) -> None:
+    texts = fixture_and_random(40, 100, seed=1001)
+    expected = [scorer.logit(t) for t in texts]
+    monkeypatch.setattr(scorer_module, "_SUM_LIMIT", 1.0)  # every row "might have wrapped"
+    assert list(scorer.logits(texts)) == expected
+
+
+def test_weights_in_units_move_logits_by_less_than_1e_11(artifact: ModelArtifact,
+                                                          scorer: HeadlineScorer) -> None:
+    texts = fixture_and_random(200, 800, seed=1101)
+    error = np.abs(scorer.logits(texts) - artifact.pipeline.decision_function(texts))
+    assert error.max() < 1e-11
 
 
 def test_lowercasing_never_makes_or_removes_whitespace() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import subprocess
@@ -21,6 +22,14 @@ def run_main(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, 
     code = main(args)
     captured = capsys.readouterr()
     return code, [json.loads(line) for line in captured.out.splitlines()], captured.err
+
+
+def run_main_table(args: list[str], capsys: pytest.CaptureFixture[str], delimiter: str = ","
+                   ) -> tuple[int, list[dict], str]:
+    """Run the CLI on CSV or TSV input, whose output is the same kind of table."""
+    code = main(args)
+    captured = capsys.readouterr()
+    return code, list(csv.DictReader(io.StringIO(captured.out), delimiter=delimiter)), captured.err
 
 
 def run_script(args: list[str], stdin: bytes) -> subprocess.CompletedProcess:
@@ -74,18 +83,20 @@ def test_csv_uses_the_headline_column(models_root: Path, tmp_path: Path,
     path = tmp_path / "in.csv"
     path.write_text('id,headline\n1,"Budget, tax and rail: what changes"\n2,\n3,Rates held\n',
                     encoding="utf-8")
-    code, out, _ = run_main(["--model", str(models_root), str(path)], capsys)
+    code, out, _ = run_main_table(["--model", str(models_root), str(path)], capsys)
     assert code == 0
     assert [r["headline"] for r in out] == ["Budget, tax and rail: what changes", "",
                                             "Rates held"]
-    assert "error" in out[1]
+    assert [r["id"] for r in out] == ["1", "2", "3"]
+    assert [bool(r["error"]) for r in out] == [False, True, False]
+    assert out[1]["score"] == "" and float(out[0]["score"]) > 0
 
 
 def test_a_byte_order_mark_does_not_hide_the_column(models_root: Path, tmp_path: Path,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "excel.csv"
     path.write_bytes("headline,x\nRates held,1\n".encode("utf-8-sig"))
-    code, out, err = run_main(["--model", str(models_root), str(path)], capsys)
+    code, out, err = run_main_table(["--model", str(models_root), str(path)], capsys)
     assert code == 0, err
     assert [r["headline"] for r in out] == ["Rates held"]
 
@@ -99,11 +110,14 @@ def test_tsv_uses_the_text_column_and_keeps_lines_apart(models_root: Path, tmp_p
         "Senate confirms new judge\t0\n"
         '"Clinton REVEALED ""This Could END It!"""\t1\n',
         encoding="utf-8")
-    code, out, _ = run_main(["--model", str(models_root), str(path)], capsys)
+    code, out, _ = run_main(["--model", str(models_root), "--output-format", "jsonl", str(path)],
+                            capsys)
     assert code == 0
-    assert [r["headline"] for r in out] == ['"Ted Cruz Seen Buying Bleach',
-                                            "Senate confirms new judge",
-                                            'Clinton REVEALED "This Could END It!"']
+    assert [r["text"] for r in out] == ['"Ted Cruz Seen Buying Bleach',
+                                        "Senate confirms new judge",
+                                        'Clinton REVEALED "This Could END It!"']
+    assert [r["label"] for r in out] == ["1", "0", "1"]  # the input's own label column is kept
+    assert all(r["model_label"] in ("sensational", "neutral") for r in out)
 
 
 def test_column_option_picks_another_column(models_root: Path, tmp_path: Path,
@@ -111,9 +125,11 @@ def test_column_option_picks_another_column(models_root: Path, tmp_path: Path,
     path = tmp_path / "in.csv"
     path.write_text("headline,title\nIgnored,Rates held\nIgnored too,Storm hits coast\n",
                     encoding="utf-8")
-    code, out, _ = run_main(["--model", str(models_root), "--column", "title", str(path)], capsys)
+    code, out, _ = run_main_table(["--model", str(models_root), "--column", "title", str(path)],
+                                  capsys)
     assert code == 0
-    assert [r["headline"] for r in out] == ["Rates held", "Storm hits coast"]
+    assert [r["title"] for r in out] == ["Rates held", "Storm hits coast"]
+    assert [r["headline"] for r in out] == ["Ignored", "Ignored too"]
 
 
 def test_jsonl_uses_the_same_field_names(models_root: Path, tmp_path: Path,
@@ -135,7 +151,9 @@ def test_several_files_are_scored_in_the_order_given(models_root: Path, tmp_path
     second.write_text('{"text": "Three headline"}\n', encoding="utf-8")
     code, out, _ = run_main(["--model", str(models_root), str(second), str(first)], capsys)
     assert code == 0
-    assert [r["headline"] for r in out] == ["Three headline", "One headline", "Two headline"]
+    # The JSONL record keeps its own field name; the .txt lines are "headline".
+    assert [r.get("text", r.get("headline")) for r in out] == ["Three headline", "One headline",
+                                                               "Two headline"]
 
 
 def test_explain_adds_the_cues(models_root: Path, scorer: HeadlineScorer,

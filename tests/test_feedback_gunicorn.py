@@ -1,0 +1,88 @@
+"""Feedback under real gunicorn with two worker processes: parallel posts lose nothing, and a
+database locked by another process is a 503 that costs nothing already stored."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.test_gunicorn import Server, server_factory  # noqa: F401  (the fixture)
+
+TOKEN = "gunicorn-admin-token"
+POSTS = 200
+THREADS = 8
+
+
+@pytest.fixture(scope="module")
+def feedback_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("feedback") / "feedback.sqlite3"
+
+
+@pytest.fixture(scope="module")
+def server(server_factory: Callable[..., Server], models_root: Path,  # noqa: F811
+           feedback_db: Path) -> Server:
+    server = server_factory(models_root, HEADLINE_FEEDBACK_DB=str(feedback_db),
+                            HEADLINE_ADMIN_TOKEN=TOKEN, HEADLINE_FEEDBACK_BUSY_MS="300")
+    server.wait_ready()
+    return server
+
+
+def _count(path: Path) -> int:
+    with sqlite3.connect(path) as connection:
+        return connection.execute("SELECT count(*) FROM feedback").fetchone()[0]
+
+
+def test_parallel_posts_from_two_workers_are_all_stored(server: Server, feedback_db: Path) -> None:
+    def post(i: int) -> tuple[int, int]:
+        with requests.Session() as session:  # a connection per thread, as browsers would
+            response = session.post(server.url("/v1/feedback"), timeout=30, json={
+                "headline": f"Editors flag story number {i} as clickbait",
+                "label": "sensational" if i % 2 else "neutral", "note": f"post {i}"})
+        return response.status_code, response.json().get("id", -1)
+
+    with ThreadPoolExecutor(max_workers=THREADS) as pool:
+        answers = list(pool.map(post, range(POSTS)))
+    assert [status for status, _ in answers] == [201] * POSTS
+    ids = [record_id for _, record_id in answers]
+    assert len(set(ids)) == POSTS
+    assert _count(feedback_db) == POSTS
+    pids = {line["pid"] for line in server.log_lines()
+            if line.get("path") == "/v1/feedback" and line.get("status") == 201}
+    assert len(pids) == 2, "one worker served every post"
+
+    listed = requests.get(server.url("/v1/feedback?limit=1000"), timeout=10,
+                          headers={"Authorization": f"Bearer {TOKEN}"}).json()
+    assert listed["total"] == POSTS
+    assert sorted(r["note"] for r in listed["items"]) == sorted(f"post {i}" for i in range(POSTS))
+    with sqlite3.connect(feedback_db) as connection:
+        assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_database_locked_by_another_process_is_a_503_then_works_again(
+        server: Server, feedback_db: Path) -> None:
+    before = requests.post(server.url("/v1/feedback"), timeout=10,
+                           json={"headline": "Council meets", "label": "neutral"})
+    assert before.status_code == 201
+    stored = _count(feedback_db)
+    holder = sqlite3.connect(feedback_db, isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")
+        refused = requests.post(server.url("/v1/feedback"), timeout=10,
+                                json={"headline": "Council meets again", "label": "neutral"})
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert refused.status_code == 503
+    assert refused.json()["error"]["code"] == "feedback_unavailable"
+    assert "locked" in refused.json()["error"]["message"]
+    assert refused.headers["Retry-After"] == "1"
+    assert _count(feedback_db) == stored
+    after = requests.post(server.url("/v1/feedback"), timeout=10,
+                          json={"headline": "Council meets again", "label": "neutral"})
+    assert after.status_code == 201 and after.json()["id"] == before.json()["id"] + 1

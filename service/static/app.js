@@ -122,7 +122,7 @@
         + "is online. Your text is kept: press Try again, or keep typing, once it is back.";
     }
     const { status, error, requestId } = exc;
-    const detail = error.message ? `: ${error.message}` : ".";
+    const detail = error.message ? `: ${error.message.replace(/\.?$/u, ".")}` : ".";
     if (status === 413) {
       return `Too much text for one request${detail} Score fewer or shorter headlines at a time.`;
     }

@@ -90,16 +90,25 @@ def add_feedback() -> Response:
     return response
 
 
+def _header_bytes(value: str) -> bytes:
+    # WSGI hands a header over as its bytes decoded as latin-1; encoding back gives the bytes
+    # sent, which are the token's UTF-8 bytes when the token is not ASCII.
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogateescape")
+
+
 def _refuse_non_admin(settings: Settings) -> Response | None:
     """404 when no admin token is configured (the route is hidden), 401 without the token,
     None for the admin."""
     if settings.admin_token is None:
         raise NotFound()
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    scheme, _, given = request.headers.get("Authorization", "").strip().partition(" ")
     # compare_digest takes as long whatever the first differing byte, so the response time
     # does not tell an attacker how much of a guess is right.
     if scheme.lower() == "bearer" and hmac.compare_digest(
-            given.strip().encode("utf-8"), settings.admin_token.encode("utf-8")):
+            _header_bytes(given.strip()), settings.admin_token.encode("utf-8")):
         return None
     response = error_response(401, "unauthorized", "this route needs the admin token "
                               "(HEADLINE_ADMIN_TOKEN) as 'Authorization: Bearer <token>'")

@@ -248,6 +248,19 @@ def test_listing_without_the_right_token_is_a_401(client: FlaskClient,
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
+def test_a_non_ascii_admin_token_is_accepted_as_the_utf8_bytes_a_client_sends(
+        models_root: Path, tmp_path: Path) -> None:
+    token = "clé-secrète-✓"
+    app = create_app(settings_for(models_root, feedback_db=tmp_path / "f.sqlite3",
+                                  admin_token=token))
+    as_sent = token.encode("utf-8").decode("latin-1")  # how a WSGI server hands the header over
+    response = app.test_client().get("/v1/feedback", headers={"Authorization": f"Bearer {as_sent}"})
+    assert response.status_code == 200
+    wrong = as_sent[:-1] + "x"
+    assert app.test_client().get("/v1/feedback", headers={"Authorization": f"Bearer {wrong}"}
+                                 ).status_code == 401
+
+
 @pytest.fixture
 def five_records(client: FlaskClient) -> list[dict[str, Any]]:
     bodies = [{"headline": CAT, "label": "neutral", "note": "=1+1, \"quoted\""},

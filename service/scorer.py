@@ -305,9 +305,9 @@ class _TfidfPart:
         weight, tf = self.weight, self.tf
         # Units to add per occurrence of a repeated column, over the words' tf-1 sums.
         extra = {j: round(tf(n) * weight[j]) / n - weight[j] for j, n in measure.repeated.items()}
-        extra_of, zero = extra.get, repeat(0.0)
+        extra_of, apart, zero = extra.get, extra.keys().isdisjoint, repeat(0.0)
         unit = self.weight_unit / measure.norm
-        return [(word_dot + sum(map(extra_of, columns, zero))) * unit
+        return [(word_dot if apart(columns) else word_dot + sum(map(extra_of, columns, zero))) * unit
                 for columns, word_dot, _, _ in words]
 
     def counts(self, docs: Sequence[str]) -> sp.csr_matrix:
@@ -453,7 +453,10 @@ class HeadlineScorer:
                 continue
             if isinstance(transformer, str):
                 raise ModelError(f"feature part {name!r}: {transformer!r} is not supported")
-            width = len(transformer.get_feature_names_out())
+            # A vectorizer's column count is its vocabulary's size (its feature names are
+            # built and sorted on each call: slow for a big vocabulary).
+            width = (len(transformer.vocabulary_) if isinstance(transformer, TfidfVectorizer)
+                     else len(transformer.get_feature_names_out()))
             weights = coef[offset:offset + width]
             if isinstance(transformer, TfidfVectorizer):
                 self.tfidf_parts.append(_TfidfPart(name, transformer, weights))
@@ -598,9 +601,20 @@ class HeadlineScorer:
             z[i] = self.logit(texts[i])
         return z
 
+    def score_texts(self, texts: Sequence[str], explain: bool = False) -> list[ScoredHeadline]:
+        """Score normalised, non-empty headlines, in order: for each, the very same result
+        (to the last bit) as :meth:`score_text`. Without explanations, a big batch is scored
+        at once (see :meth:`logits`)."""
+        if explain or len(texts) < MATRIX_BATCH:
+            return [self.score_text(text, explain) for text in texts]
+        label_of = self.label_of
+        return [ScoredHeadline(text, score, label_of(score))
+                for text, score in zip(texts, map(sigmoid, self.logits(texts).tolist()))]
+
     def score_many(self, headlines: Iterable[str], explain: bool = False
                    ) -> list[ScoredHeadline | EmptyHeadline]:
-        """Score each headline in order; an empty one yields its EmptyHeadline instead."""
+        """Normalise and score each headline in order; an empty one yields its EmptyHeadline
+        instead. Each result is the very same as :meth:`score` gives that headline."""
         results: list[ScoredHeadline | EmptyHeadline] = []
         texts: list[str] = []
         places: list[int] = []  # where each non-empty headline's result goes
@@ -610,11 +624,6 @@ class HeadlineScorer:
                 places.append(len(results))
                 texts.append(text)
             results.append(EmptyHeadline(_EMPTY_MESSAGE))  # replaced below when not empty
-        if explain or len(texts) < MATRIX_BATCH:
-            scored = [self.score_text(text, explain) for text in texts]
-        else:
-            scores = [sigmoid(z) for z in self.logits(texts).tolist()]
-            scored = [ScoredHeadline(t, s, self.label_of(s)) for t, s in zip(texts, scores)]
-        for place, result in zip(places, scored):
+        for place, result in zip(places, self.score_texts(texts, explain)):
             results[place] = result
         return results

@@ -271,6 +271,14 @@ def test_score_many_keeps_order_and_matches_one_by_one(scorer: HeadlineScorer, s
         assert (result.cues is None) != explain
 
 
+@pytest.mark.parametrize("size", [3, MATRIX_BATCH, 5 * MATRIX_BATCH])
+@pytest.mark.parametrize("explain", [False, True])
+def test_score_texts_gives_each_text_what_score_text_gives(scorer: HeadlineScorer, size: int,
+                                                          explain: bool) -> None:
+    texts = fixture_and_random(size, size, seed=1201)[:size]
+    assert scorer.score_texts(texts, explain=explain) == [scorer.score_text(t, explain) for t in texts]
+
+
 def test_score_many_accepts_any_iterable(scorer: HeadlineScorer) -> None:
     texts = [t for t, _ in make_headlines(3, seed=9)]
     assert [r.score for r in scorer.score_many(iter(texts))] == [r.score for r in scorer.score_many(texts)]

@@ -1,0 +1,48 @@
+"""``make tune`` gives the same table whether its fits run in local processes or on a Dask
+cluster (``HEADLINE_DASK_SCHEDULER``), here a LocalCluster of two worker processes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from distributed import LocalCluster
+
+from training.tune import main as tune_main
+
+
+@pytest.fixture(scope="module")
+def scheduler() -> Iterator[str]:
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster:
+        yield cluster.scheduler_address
+
+
+def run_tune(fixture_data: Path, grid: Path, out: Path) -> dict:
+    code = tune_main(["--grid", str(grid), "--raw-dir", str(fixture_data / "raw"),
+                      "--manifest", str(fixture_data / "datasets.json"),
+                      "--config", str(fixture_data / "model_config.toml"),
+                      "--out", str(out), "--folds", "2"])
+    assert code == 0
+    return json.loads((out / "tuning.json").read_text())
+
+
+def test_tuning_on_a_dask_cluster_gives_the_local_results(
+        fixture_data: Path, scheduler: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    grid = tmp_path / "grid.toml"
+    grid.write_text("[grid]\nC = [0.05, 4.0]\nword_ngram_max = [1, 2]\n", encoding="utf-8")
+
+    monkeypatch.delenv("HEADLINE_DASK_SCHEDULER", raising=False)
+    local = run_tune(fixture_data, grid, tmp_path / "local")
+    monkeypatch.setenv("HEADLINE_DASK_SCHEDULER", scheduler)
+    on_dask = run_tune(fixture_data, grid, tmp_path / "dask")
+
+    assert local["backend"] == "local processes (joblib loky)"
+    assert on_dask["backend"] == f"Dask scheduler {scheduler}"
+    assert len(local["rows"]) == 4
+    assert on_dask["rows"] == local["rows"]  # every metric of every candidate, in the same order
+    # The candidates differ, so equal tables mean each fit came back to its own candidate.
+    assert len({json.dumps(row["metrics"], sort_keys=True) for row in local["rows"]}) == 4
+    assert (tmp_path / "dask" / "tuning.md").read_text().count("| C=") == 4

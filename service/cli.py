@@ -56,6 +56,7 @@ FORMAT_BY_SUFFIX = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv"
                     ".parquet": "parquet"}
 TABLE_FORMATS = ("csv", "tsv", "parquet")
 PROGRESS_MIN_ROWS = 1000
+PROGRESS_DELAY = 1.0  # seconds before the bar shows: quick runs stay quiet
 LOCAL_CHUNK_ROWS = 1000  # rows scored and written at a time with a local model
 PARQUET_ROW_GROUP = 65_536
 DEFAULT_TIMEOUT = 30.0
@@ -687,7 +688,7 @@ def _run(args: argparse.Namespace, sources: list[Source], fmt: str, schema: pa.S
         print(f"error: {exc}", file=sys.stderr)
         return 1
     bar = tqdm(total=total, desc="scoring", unit=" headlines", file=sys.stderr,
-               disable=not show_progress, miniters=PROGRESS_MIN_ROWS, delay=1.0)
+               disable=not show_progress, miniters=PROGRESS_MIN_ROWS, delay=PROGRESS_DELAY)
     code = 0
     try:
         for source in sources:

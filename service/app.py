@@ -22,7 +22,13 @@ from flask import Flask, Response, g, request
 from service import openapi
 from service.config import Settings
 from service.errors import register_error_handlers
-from service.loaded_model import METRICS_KEY, MODEL_KEY, LoadedModel, install_model
+from service.loaded_model import (
+    METRICS_KEY,
+    MODEL_KEY,
+    LoadedModel,
+    follow_published_model,
+    install_model,
+)
 from service.logging import REQUEST_ID_HEADER, configure_logging, log_request, request_id_from
 from service.metrics import UNMATCHED_ROUTE, ServiceMetrics
 
@@ -33,6 +39,7 @@ ROUTE_MODULES: tuple[str, ...] = (
     "service.web",
     "service.kserve",
     "service.ops",
+    "service.admin",
     "service.openapi",
 )
 
@@ -75,6 +82,8 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     metrics = ServiceMetrics()
     app.extensions[METRICS_KEY] = metrics
     install_model(app, LoadedModel.load(settings))
+    # Under gunicorn: switch to a model the master reloaded, before answering (cheap).
+    app.before_request(follow_published_model)
 
     fragments = []
     for name in ROUTE_MODULES:

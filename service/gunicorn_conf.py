@@ -10,6 +10,12 @@ its own JSON line per request. SIGTERM or Ctrl-C (SIGINT, which gunicorn alone w
 a quick shutdown) stops gracefully: workers finish the requests they have within
 GRACEFUL_TIMEOUT seconds.
 
+Model reload: SIGHUP to the master (or ``POST /admin/reload``, which sends it) makes the master
+load ``models/current`` before gunicorn forks fresh workers from it and stops the old ones
+gracefully; a model that fails to load is refused and the old one kept. The master publishes
+each outcome through a ``service.loaded_model.ModelChannel`` (a private directory, removed at
+exit, and memory shared with the workers), so a worker still answering meanwhile switches too.
+
 Prometheus multiprocess mode: prometheus-client picks its storage when it is first imported,
 so this file sets ``PROMETHEUS_MULTIPROC_DIR`` before gunicorn imports the app. Without one
 from the environment it makes a private temporary directory and removes it at exit; a given
@@ -83,6 +89,25 @@ def on_starting(server: Any) -> None:
     # gunicorn treats SIGINT (Ctrl-C) as a quick shutdown that drops the requests in flight;
     # this service stops gracefully on Ctrl-C too, exactly as on SIGTERM.
     server.handle_int = server.handle_term
+    # The preloaded app, before any worker forks: every worker inherits its channel.
+    from service.loaded_model import attach_channel
+
+    directory = tempfile.mkdtemp(prefix="headline-scorer-model-")
+    atexit.register(_remove_private_dir, directory, str(os.getpid()))
+    attach_channel(server.app.wsgi(), Path(directory))
+
+
+def on_reload(server: Any) -> None:
+    # SIGHUP: gunicorn is about to fork every worker anew from the master's preloaded app, so
+    # the master loads the new model first (or refuses it and keeps the old one).
+    from service.loaded_model import reload_in_master
+
+    if reload_in_master(server.app.wsgi())["ok"]:
+        # The workers holding the old model stop accepting now and finish what they have;
+        # until gunicorn's fresh workers accept (a fork away), new connections wait in the
+        # listen queue rather than reach an old worker that would have to load the model too.
+        for pid in list(server.WORKERS):
+            server.kill_worker(pid, signal.SIGTERM)
 
 
 def post_worker_init(worker: Any) -> None:

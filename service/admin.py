@@ -1,0 +1,197 @@
+"""Admin routes: ``POST /admin/reload``, and the bearer-token check every admin route makes.
+
+Admin routes exist only when ``HEADLINE_ADMIN_TOKEN`` is set: without it every path under
+``/admin/`` answers exactly as an unknown URL does (a 404, whatever the method), so a scan
+learns nothing. With it, a request must carry ``Authorization: Bearer <token>``; anything
+else gets a 401. The token is compared in constant time (``hmac.compare_digest``).
+
+``POST /admin/reload`` serves the model ``models/current`` points at now (after
+``make train``). It loads and checks that model first; one that fails (corrupt, checksum
+mismatch, written by another scikit-learn) is refused with a 409 naming the reason, and the
+old model keeps serving. Under gunicorn it then sends SIGHUP to the master, which loads the
+model itself and replaces every worker (see ``service.loaded_model``); the answer comes once
+the master has published the outcome, and from then on every response carries the new version.
+In one process (the Flask test client, ``flask run``) the model is simply installed.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+import signal
+import time
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from werkzeug.exceptions import NotFound
+
+from service.artifact import ModelError
+from service.config import Settings
+from service.errors import error_response
+from service.loaded_model import LoadedModel, current_model, install_model, model_channel
+from service.openapi import json_response
+
+ADMIN_PREFIX = "/admin/"
+log = logging.getLogger(__name__)
+
+blueprint = Blueprint("admin", __name__)
+
+
+def _settings() -> Settings:
+    return current_app.config["SETTINGS"]
+
+
+@blueprint.before_app_request
+def hide_admin_routes_without_a_token() -> None:
+    # Before routing errors are raised, so even a GET or OPTIONS of an admin path is a 404.
+    if _settings().admin_token is None and request.path.startswith(ADMIN_PREFIX):
+        raise NotFound()
+
+
+def _as_bytes(value: str) -> bytes:
+    # WSGI hands headers over as latin-1 decoded bytes; encoding back gives the bytes sent,
+    # which are the token's UTF-8 bytes when the token is not ASCII.
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogateescape")
+
+
+def admin_refusal() -> Response | None:
+    """None when the request may use an admin route, otherwise the response refusing it:
+    404 when no admin token is configured, 401 without the right bearer token."""
+    token = _settings().admin_token
+    if token is None:
+        raise NotFound()
+    scheme, _, given = request.headers.get("Authorization", "").strip().partition(" ")
+    if scheme.lower() == "bearer" and hmac.compare_digest(_as_bytes(given.strip()), token.encode("utf-8")):
+        return None
+    reason = "wrong bearer token" if scheme.lower() == "bearer" else "no bearer token"
+    log.warning("admin request refused", extra={"fields": {
+        "path": request.path, "reason": reason, "remote_addr": request.remote_addr}})
+    response = error_response(401, "unauthorized",
+                              "admin routes need the header 'Authorization: Bearer <token>' with the "
+                              "token configured as HEADLINE_ADMIN_TOKEN")
+    response.headers["WWW-Authenticate"] = 'Bearer realm="headline-scorer admin"'
+    return response
+
+
+def _reloaded(status: str, model_version: str, previous_version: str) -> Response:
+    return jsonify(status=status, model_version=model_version, previous_version=previous_version)
+
+
+def _refused(reason: str, served: str) -> Response:
+    log.warning("model reload refused; still serving the previous model", extra={"fields": {
+        "error": reason, "model_version": served}})
+    return error_response(409, "model_refused", f"{reason}; still serving {served}")
+
+
+@blueprint.post("/admin/reload")
+def reload_model() -> Response:
+    refusal = admin_refusal()
+    if refusal is not None:
+        return refusal
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    settings = _settings()
+    started = time.monotonic()
+    served = current_model()
+    try:
+        candidate = LoadedModel.load(settings)
+    except ModelError as exc:
+        return _refused(str(exc), served.version)
+    if (candidate.artifact.directory == served.artifact.directory
+            and candidate.info["model_sha256"] == served.info["model_sha256"]):
+        return _reloaded("unchanged", served.version, served.version)
+
+    channel = model_channel(app)
+    if channel is None:
+        if request.environ.get("wsgi.multiprocess"):
+            # Installing here would switch this one process of several.
+            return error_response(501, "reload_unavailable",
+                                  "this server runs several processes without service/gunicorn_conf.py; "
+                                  "send SIGHUP to the gunicorn master to reload the model")
+        install_model(app, candidate)
+        log.info("model reloaded", extra={"fields": {
+            "model_version": candidate.version, "previous_version": served.version,
+            "model_dir": str(candidate.artifact.directory)}})
+        return _reloaded("reloaded", candidate.version, served.version)
+
+    # The master loads the model itself (this check only spares the workers a pointless
+    # restart and gives the reason at once); wait until it has published the outcome, within
+    # the time gunicorn allows this request before it would kill the worker.
+    before = channel.generation()
+    log.info("model reload requested; signalling the gunicorn master", extra={"fields": {
+        "model_version": candidate.version, "master_pid": channel.master_pid}})
+    del candidate  # this worker is about to be replaced; do not hold a second model meanwhile
+    os.kill(channel.master_pid, signal.SIGHUP)
+    deadline = started + max(1.0, 0.8 * settings.worker_timeout)
+    while channel.generation() == before:
+        if time.monotonic() > deadline:
+            return error_response(504, "reload_timeout",
+                                  f"the gunicorn master (pid {channel.master_pid}) did not report the "
+                                  f"reload within {deadline - started:.0f} s; its log says why")
+        time.sleep(0.02)
+    outcome = channel.read()
+    if not outcome["ok"]:
+        return _refused(outcome["error"], outcome["model_version"])
+    return _reloaded("reloaded", outcome["model_version"], served.version)
+
+
+def openapi_fragment(settings: Settings) -> dict[str, Any]:
+    """This blueprint's part of the OpenAPI document."""
+
+    def error(description: str, code: str, message: str) -> dict[str, Any]:
+        return json_response(description, "Error", {"error": {
+            "code": code, "message": message, "field": None,
+            "request_id": "5f0c2b8e1d3a4c6f9e7b2a1d0c3e4f5a"}})
+
+    return {
+        "tags": [{"name": "admin", "description": (
+            "Operating the model. Only when HEADLINE_ADMIN_TOKEN is set (otherwise every /admin/ "
+            "path is a 404); each request needs 'Authorization: Bearer <token>'.")}],
+        "paths": {"/admin/reload": {"post": {
+            "tags": ["admin"],
+            "operationId": "reloadModel",
+            "summary": "Serve the model models/current points at now",
+            "description": (
+                "Loads and checks the model (manifest, scikit-learn version, sha256, a probe "
+                "headline) and switches every worker process to it without dropping a request. "
+                "A model that fails is refused (409) and the old one keeps serving. The answer "
+                "comes when the switch is done: every request made after it gets the new "
+                "model_version. SIGHUP to the gunicorn master does the same."),
+            "security": [{"adminToken": []}],
+            "responses": {
+                "200": json_response("The model now served.", "ReloadResponse", {
+                    "status": "reloaded", "model_version": "20261128-101500-1c9e2f3a",
+                    "previous_version": "20261127-084526-aff22a8e"}),
+                "401": error("No or the wrong bearer token.", "unauthorized",
+                             "admin routes need the header 'Authorization: Bearer <token>'"),
+                "404": error("No HEADLINE_ADMIN_TOKEN is configured: admin routes do not exist.",
+                             "not_found", "no route for /admin/reload; see /docs for the routes"),
+                "409": error("The model cannot be served; the message names the file and the reason. "
+                             "The previous model keeps serving.", "model_refused",
+                             "/srv/models/20261128-101500-1c9e2f3a/model.joblib: sha256 ... does not "
+                             "match the manifest's ...; still serving 20261127-084526-aff22a8e"),
+                "501": error("Several processes without service/gunicorn_conf.py: reload with SIGHUP.",
+                             "reload_unavailable", "send SIGHUP to the gunicorn master"),
+                "504": error("The gunicorn master did not report the reload in time.", "reload_timeout",
+                             "the gunicorn master (pid 4242) did not report the reload within 24 s"),
+                "500": {"$ref": "#/components/responses/InternalError"},
+            },
+        }}},
+        "components": {
+            "schemas": {"ReloadResponse": {
+                "type": "object",
+                "required": ["status", "model_version", "previous_version"],
+                "properties": {
+                    "status": {"type": "string", "enum": ["reloaded", "unchanged"],
+                               "description": "'unchanged' when models/current is the model served."},
+                    "model_version": {"type": "string", "description": "The version served now."},
+                    "previous_version": {"type": "string"},
+                },
+            }},
+            # securitySchemes/adminToken (bearer, HEADLINE_ADMIN_TOKEN) is defined once, by
+            # service.feedback_api, whose admin route shares it; a second definition is refused.
+        },
+    }

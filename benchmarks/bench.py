@@ -435,7 +435,8 @@ def versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             out[package] = "not installed"
     wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True)
-    out["wrk"] = (wrk.stdout or wrk.stderr).split("[")[0].strip() or "unknown"
+    # "wrk debian/4.1.0-3+b2 [epoll] Copyright ..." -> "debian/4.1.0-3+b2"
+    out["wrk"] = (wrk.stdout or wrk.stderr).split("[")[0].removeprefix("wrk").strip() or "unknown"
     return out
 
 
@@ -508,8 +509,13 @@ def markdown(results: dict[str, Any]) -> str:
                      f"{t['margin']:.2f} | {'pass' if t['passed'] else '**miss**'} | {t['basis']} |")
     missed = [t for t in results["targets"] if not t["passed"]]
     if missed:
-        lines += ["", "Missed: " + "; ".join(
-            f"{t['name']} by {abs(1 - t['margin']) * 100:.0f}%" for t in missed) + "."]
+        lines += ["", "Missed:", ""]
+        for t in missed:
+            if t["higher_is_better"]:
+                by = f"{(1 - t['margin']) * 100:.0f}% short of the goal"
+            else:
+                by = f"{t['value'] / t['goal']:.2f} times the goal"
+            lines.append(f"- {t['name']}: {t['value']:,.2f} {t['unit']}, {by}.")
 
     ip = results["in_process"]
     s, b, load = ip["single"], ip["batch"], ip["load"]

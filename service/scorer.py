@@ -22,7 +22,8 @@ Why it is fast, and still exact:
 Every sum is taken in whole units of a fixed fraction (2**-k, with k chosen per part from its
 largest weight so a term is worth at most 2**44 units): integer sums are exact in any order,
 so a headline gets the same score bit for bit one at a time and in a batch, by every road.
-Rounding the weights to those units moves a logit by less than 1e-11.
+Rounding the weights to those units moves a logit by about 1e-12 (the tests hold the scores to
+``predict_proba`` within 1e-9 and the logits of real headlines within 1e-11).
 """
 
 from __future__ import annotations

@@ -1,0 +1,272 @@
+"""``make tune``: search the model's hyperparameters on the training parts only.
+
+Every candidate (a set of overrides of ``training/model_config.toml``, from the grid in
+``training/tune_grid.toml``) is scored by k-fold cross-validation inside the training parts:
+the test parts are never read. Calibration and threshold are fitted on the pooled out-of-fold
+scores the same way ``make train`` does, so every target of the product (per-dataset F1,
+ROC-AUC, MSE, calibration, casing invariance, shouting sensitivity) is estimated per candidate.
+The candidates are ranked by their worst margin to those targets, and the table is written
+to ``reports/tuning.md`` and ``reports/tuning.json``.
+
+The (candidate, fold) fits run through joblib: locally on all cores by default, or on a Dask
+cluster when ``HEADLINE_DASK_SCHEDULER`` is set (``local`` starts a LocalCluster here; an
+address such as ``tcp://scheduler:8786`` connects to an existing one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import itertools
+import json
+import os
+import sys
+import time
+import tomllib
+from collections.abc import Iterator
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import numpy as np
+from joblib import Parallel, delayed, parallel_config
+
+from training.datasets import PROJECT_ROOT, RAW_DIR, load_manifest
+from training.evaluate import (
+    best_threshold,
+    classification_metrics,
+    sentence_case,
+    shout,
+    title_case,
+)
+from training.loaders import DataError, LabelledSet
+from training.model import ModelConfig, decision_logits, fit_pipeline, platt_parameters
+from training.split import fold_ids
+from training.train import Part, load_sources, split_sources
+
+GRID_PATH = Path(__file__).with_name("tune_grid.toml")
+REPORTS_DIR = PROJECT_ROOT / "reports"
+TUNE_FOLDS = 3
+
+# The product's targets (issue 4). Each is (metric path, direction, bound).
+TARGETS: dict[str, tuple[str, str, float]] = {
+    "chakraborty2016 F1": ("chakraborty2016.f1", ">=", 0.95),
+    "webis ROC-AUC": ("webis-clickbait-17.roc_auc", ">=", 0.85),
+    "webis F1": ("webis-clickbait-17.f1", ">=", 0.62),
+    "webis MSE": ("webis-clickbait-17.mse_truth_mean", "<=", 0.040),
+    "webis ECE": ("webis-clickbait-17.ece", "<=", 0.05),
+    "horne2017 ROC-AUC": ("horne2017.roc_auc", ">=", 0.80),
+    "casing gap": ("probes.casing_gap", "<=", 0.01),
+    "shouting rise": ("probes.shouting_rise", ">=", 0.10),
+}
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def load_grid(path: Path = GRID_PATH) -> list[dict]:
+    """Candidates: the cartesian product of every list in the grid file's [grid] table."""
+    with path.open("rb") as handle:
+        grid = tomllib.load(handle)["grid"]
+    keys = sorted(grid)
+    return [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]
+
+
+def apply_overrides(base: ModelConfig, overrides: dict) -> ModelConfig:
+    """``base`` with ``overrides``; keys ``weight.<dataset>`` set one dataset's weight."""
+    weights = dict(base.dataset_weights)
+    plain = {}
+    for key, value in overrides.items():
+        if key.startswith("weight."):
+            weights[key.removeprefix("weight.")] = float(value)
+        else:
+            plain[key] = value
+    return replace(base, **plain, dataset_weights=weights)
+
+
+def _fold_job(train_sets: list[LabelledSet], held_sets: list[LabelledSet], config: ModelConfig,
+              probe_texts: list[str]) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
+    """Fit on ``train_sets``; logits of each held-out set and of the probe variants."""
+    pipeline = fit_pipeline(train_sets, config)
+    held = [decision_logits(pipeline, s.texts) for s in held_sets]
+    shouted = [(i, s) for i, t in enumerate(probe_texts) if (s := shout(t, seed=i)) is not None]
+    probes = {
+        "title": decision_logits(pipeline, [title_case(t) for t in probe_texts]),
+        "sentence": decision_logits(pipeline, [sentence_case(t) for t in probe_texts]),
+        "plain": decision_logits(pipeline, [probe_texts[i] for i, _ in shouted]),
+        "shouted": decision_logits(pipeline, [s for _, s in shouted]),
+    }
+    return held, probes
+
+
+def candidate_jobs(parts: list[Part], config: ModelConfig, n_folds: int) -> tuple[list, list]:
+    """The delayed fold fits of one candidate, and the fold masks to reassemble them."""
+    masks = {p.train.name: [fold_ids(p.train.texts, p.train.labels, n_folds, "tune") == k
+                            for k in range(n_folds)] for p in parts}
+    jobs = []
+    for k in range(n_folds):
+        fit_on = [p.train.subset(~masks[p.train.name][k]) for p in parts]
+        held = [p.train.subset(masks[p.train.name][k]) for p in parts]
+        probe_texts = [t for p, h in zip(parts, held) if p.test is not None
+                       for t, y in zip(h.texts, h.labels) if y == 0]
+        jobs.append(delayed(_fold_job)(fit_on, held, config, probe_texts))
+    return jobs, [masks[p.train.name] for p in parts]
+
+
+def summarise(parts: list[Part], config: ModelConfig, masks: list[list[np.ndarray]],
+              results: list) -> dict:
+    """Metrics of one candidate from its fold results, calibrated and thresholded like train."""
+    logits = [np.empty(len(p.train)) for p in parts]
+    for k, (held, _) in enumerate(results):
+        for i, values in enumerate(held):
+            logits[i][masks[i][k]] = values
+    a, b = 1.0, 0.0
+    if config.calibrate:
+        chosen = [i for i, p in enumerate(parts) if p.train.name in config.calibrate_on] \
+            or list(range(len(parts)))
+        a, b = platt_parameters(np.concatenate([logits[i] for i in chosen]),
+                                np.concatenate([parts[i].train.labels for i in chosen]))
+    split = [i for i, p in enumerate(parts) if p.test is not None] or list(range(len(parts)))
+    threshold = best_threshold([parts[i].train.labels for i in split],
+                               [_sigmoid(a * logits[i] + b) for i in split])
+    metrics: dict = {"threshold": threshold}
+    for p, values in zip(parts, logits):
+        metrics[p.train.name] = classification_metrics(
+            p.train.labels, _sigmoid(a * values + b), threshold,
+            p.train.targets if p.train.graded else None)
+
+    def calibrated(key: str) -> np.ndarray:
+        return _sigmoid(a * np.concatenate([probes[key] for _, probes in results]) + b)
+
+    metrics["probes"] = {
+        "casing_gap": float(np.median(np.abs(calibrated("title") - calibrated("sentence")))),
+        "shouting_rise": float(np.median(calibrated("shouted") - calibrated("plain"))),
+    }
+    return metrics
+
+
+def _lookup(metrics: dict, path: str) -> float | None:
+    node: object = metrics
+    for key in path.split("."):
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return float(node)  # type: ignore[arg-type]
+
+
+def margins(metrics: dict) -> dict[str, float]:
+    """Signed distance of each measured target from its bound, relative to the bound."""
+    out = {}
+    for name, (path, direction, bound) in TARGETS.items():
+        value = _lookup(metrics, path)
+        if value is not None:
+            out[name] = (value - bound) / bound if direction == ">=" else (bound - value) / bound
+    return out
+
+
+@contextlib.contextmanager
+def joblib_backend() -> Iterator[str]:
+    """Dask when HEADLINE_DASK_SCHEDULER is set ("local" or an address), else local processes."""
+    address = os.environ.get("HEADLINE_DASK_SCHEDULER", "").strip()
+    if not address:
+        with parallel_config(backend="loky"):
+            yield "local processes (joblib loky)"
+        return
+    from distributed import Client, LocalCluster
+
+    if address == "local":
+        # No dashboard: its fixed port would clash with another cluster on a shared machine.
+        with (LocalCluster(processes=True, threads_per_worker=1, dashboard_address=None) as cluster,
+              Client(cluster) as client, parallel_config(backend="dask")):
+            yield f"Dask LocalCluster {client.scheduler.address}"
+        return
+    with Client(address) as client, parallel_config(backend="dask"):
+        yield f"Dask scheduler {client.scheduler.address}"
+
+
+def run_search(parts: list[Part], base: ModelConfig, candidates: list[dict], n_folds: int,
+               n_jobs: int) -> list[dict]:
+    """Score every candidate; return rows sorted best first (largest worst-margin)."""
+    configs = [apply_overrides(base, c) for c in candidates]
+    all_jobs, all_masks, spans = [], [], []
+    for config in configs:
+        jobs, masks = candidate_jobs(parts, config, n_folds)
+        spans.append((len(all_jobs), len(all_jobs) + len(jobs)))
+        all_jobs += jobs
+        all_masks.append(masks)
+    results = Parallel(n_jobs=n_jobs)(all_jobs)
+    rows = []
+    for overrides, config, masks, (lo, hi) in zip(candidates, configs, all_masks, spans):
+        metrics = summarise(parts, config, masks, results[lo:hi])
+        m = margins(metrics)
+        rows.append({"overrides": overrides, "config": asdict(config), "metrics": metrics,
+                     "margins": m, "worst_margin": min(m.values()) if m else float("-inf")})
+    rows.sort(key=lambda r: -r["worst_margin"])
+    return rows
+
+
+def _fmt(metrics: dict, path: str) -> str:
+    value = _lookup(metrics, path)
+    return "-" if value is None else f"{value:.3f}"
+
+
+def write_tables(rows: list[dict], out_dir: Path, backend: str, seconds: float, folds: int) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "tuning.json").write_text(json.dumps(
+        {"backend": backend, "seconds": round(seconds, 1), "folds": folds, "rows": rows},
+        indent=2) + "\n")
+    names = list(TARGETS)
+    lines = [
+        "# Tuning results",
+        "",
+        f"Written by `make tune` ({len(rows)} candidates x {folds} folds inside the "
+        f"training parts, {backend}, {seconds:.0f} s). Test parts are never read. Rows are "
+        "ranked by their worst relative margin to the targets (positive = every target met).",
+        "",
+        "| rank | overrides | " + " | ".join(names) + " | worst margin |",
+        "|" + "---|" * (len(names) + 3),
+    ]
+    for rank, row in enumerate(rows, start=1):
+        over = ", ".join(f"{k}={v}" for k, v in row["overrides"].items()) or "(defaults)"
+        cells = [_fmt(row["metrics"], TARGETS[n][0]) for n in names]
+        lines.append(f"| {rank} | {over} | " + " | ".join(cells) + f" | {row['worst_margin']:+.3f} |")
+    lines += ["", "Targets: " + ", ".join(f"{n} {d} {b}" for n, (_, d, b) in TARGETS.items()), ""]
+    path = out_dir / "tuning.md"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="headline-tune", description=__doc__.split("\n")[0])
+    parser.add_argument("--grid", type=Path, default=GRID_PATH)
+    parser.add_argument("--config", type=Path, default=None)
+    parser.add_argument("--raw-dir", type=Path, default=RAW_DIR)
+    parser.add_argument("--manifest", type=Path, default=None)
+    parser.add_argument("--out", type=Path, default=REPORTS_DIR)
+    parser.add_argument("--folds", type=int, default=TUNE_FOLDS)
+    parser.add_argument("--jobs", type=int, default=-1)
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    try:
+        base = ModelConfig.load(args.config) if args.config else ModelConfig.load()
+        specs = load_manifest(args.manifest) if args.manifest else load_manifest()
+        parts = split_sources(load_sources(specs, args.raw_dir, [], []))
+        candidates = load_grid(args.grid)
+        print(f"tuning {len(candidates)} candidates x {args.folds} folds on the training parts",
+              flush=True)
+        with joblib_backend() as backend:
+            print(f"running on {backend}", flush=True)
+            rows = run_search(parts, base, candidates, args.folds, args.jobs)
+    except DataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    path = write_tables(rows, args.out, backend, time.perf_counter() - started, args.folds)
+    best = rows[0]
+    print(path.read_text())
+    print("best: " + (", ".join(f"{k}={v}" for k, v in best["overrides"].items()) or "defaults")
+          + f" (worst margin {best['worst_margin']:+.3f}); copy it into training/model_config.toml")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

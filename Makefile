@@ -10,13 +10,14 @@ MODEL := models/current/manifest.json
 # make train FEEDBACK=1                   (adds editors' stored feedback)
 TRAIN_ARGS := $(foreach f,$(DATA),--data $(f)) $(if $(ONLY_DATA),--only-data) $(if $(FEEDBACK),--feedback)
 
-.PHONY: help venv data train serve test test-fast quality-gate lint bench clean
+.PHONY: help venv data train tune serve test test-fast quality-gate lint bench loadtest clean
 
 help:
 	@echo "make serve   bootstrap, get data, train if no model, serve on http://127.0.0.1:8000"
 	@echo "make test    bootstrap and run the whole test suite"
 	@echo "make data    copy datasets from HEADLINE_DATA_DIR into data/raw (or download them)"
 	@echo "make train   fit, evaluate and write a new model version under models/"
+	@echo "make tune    search hyperparameters on the training parts (reports/tuning.md)"
 	@echo "make lint    ruff"
 
 venv: $(STAMP)
@@ -33,6 +34,10 @@ data: $(STAMP)
 
 train: data
 	$(PY) -m training.train $(TRAIN_ARGS)
+
+# Search hyperparameters on the training parts (HEADLINE_DASK_SCHEDULER=local|tcp://... for Dask).
+tune: data
+	$(PY) -m training.tune
 
 # Train only when no model exists yet.
 $(MODEL):
@@ -54,4 +59,4 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 clean:
-	rm -rf $(VENV) data/raw
+	rm -rf $(VENV) data/raw data/bench

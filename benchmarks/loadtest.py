@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: python benchmarks/loadtest.py
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench import load_headlines, machine, versions  # noqa: E402
+from benchmarks.bench import children_of, load_headlines, machine, versions  # noqa: E402
 from service.artifact import git_commit  # noqa: E402
 
 GUNICORN = Path(sys.executable).parent / "gunicorn"
@@ -261,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
                 status, body = call(port, "POST", path, request_body)
                 if status != 200:
                     raise SystemExit(f"loadtest: {path} answered {status}: {body[:300]!r}")
-            workers = sum(1 for line in server.log().splitlines() if "Booting worker" in line)
+            workers = len(children_of(server.process.pid))
             threads = int(os.environ.get("THREADS", "1") or 1)
             before = answered_by_status(call(port, "GET", "/metrics")[1].decode())
             raw = run_wrk(port, requests_file, script, args.clients, args.wrk_threads, args.duration)

@@ -35,6 +35,8 @@ from service.artifact import ModelArtifact, ModelError, load_model
 from service.config import Settings
 from service.scorer import HeadlineScorer
 
+log = logging.getLogger(__name__)
+
 MODEL_KEY = "headline_model"
 METRICS_KEY = "headline_metrics"
 FOLLOWER_KEY = "headline_model_follower"
@@ -101,8 +103,6 @@ def current_model() -> LoadedModel:
     """The model of the app handling this request; read it once per request."""
     return current_app.extensions[MODEL_KEY]
 
-
-log = logging.getLogger(__name__)
 
 # --- one model across gunicorn's processes --------------------------------------------------
 

@@ -353,40 +353,30 @@ class _TfidfPart:
         tf = table[counts]
         columns, ends = matrix.indices, matrix.indptr
 
-        def row_sums(per_column: np.ndarray, tf_factor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        def row_sums(per_column: np.ndarray, tf_factor: np.ndarray) -> np.ndarray:
             # The same whole units as measure(): round(tf x units) per present column.
             units = np.rint(tf_factor * per_column[columns].astype(np.float64)).astype(np.int64)
-            # Cumulative sums may wrap around in int64; differences of them are still exact
-            # for every row whose own sum fits, which is what the bound checks.
+            # Cumulative sums may wrap around in int64; the difference over a row is still
+            # exact when the row's own sum fits in 64 bits (see too_big).
             running = np.concatenate(([0], np.cumsum(units)))
-            bound = np.concatenate(([0.0], np.cumsum(np.abs(units).astype(np.float64))))
-            return running[ends[1:]] - running[ends[:-1]], bound[ends[1:]] - bound[ends[:-1]]
+            return running[ends[1:]] - running[ends[:-1]]
 
-        dot, too_big = row_sums(self.weight_array, tf)
-        squares = np.zeros(len(docs))
-        total = np.zeros(len(docs))
-        bounds = [too_big]
+        dot = row_sums(self.weight_array, tf)
+        norm = np.ones(len(docs))
         if self.norm_kind == "l2":
-            squares_units, bound = row_sums(self.idf_squared_array, tf * tf)
-            squares = squares_units.astype(np.float64) * self.idf_squared_unit
-            bounds.append(bound)
-        elif self.norm_kind == "l1":
-            total_units, bound = row_sums(self.idf_array, tf)
-            total = total_units.astype(np.float64) * self.idf_unit
-            bounds.append(bound)
-        if self.norm_kind == "l2":
+            squares = row_sums(self.idf_squared_array, tf * tf).astype(np.float64) * self.idf_squared_unit
             norm = np.where(squares > 0, np.sqrt(squares), 1.0)
         elif self.norm_kind == "l1":
+            total = row_sums(self.idf_array, tf).astype(np.float64) * self.idf_unit
             norm = np.where(total > 0, total, 1.0)
-        else:
-            norm = np.ones(len(docs))
-        overflow = np.zeros(len(docs), dtype=bool)
-        for bound in bounds:
-            overflow |= bound >= _SUM_LIMIT
-        return dot.astype(np.float64) * self.weight_unit / norm, overflow
+        # No column is worth more than _UNITS_OF_LARGEST units times tf (squared for l2):
+        # a row's sum can only near 2**63 with thousands of distinct terms.
+        largest = (_UNITS_OF_LARGEST + 1) * float(table.max()) ** 2
+        too_big = np.diff(ends) * largest >= _SUM_LIMIT
+        return dot.astype(np.float64) * self.weight_unit / norm, too_big
 
 
-# Rows whose sum of |units| reaches this might have wrapped around in int64.
+# Rows that might sum to this many units are scored one at a time (Python ints never wrap).
 _SUM_LIMIT = float(2 ** 62)
 # A term's largest value is this many units (a tf above 1 multiplies it): sums of thousands of
 # terms stay far inside 64 bits, and the rounding is below 1e-13 of the largest weight.

@@ -625,7 +625,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "current",
                         help="model version directory (default: models/current)")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run (default 10)")
-    parser.add_argument("--headlines", type=int, default=10_000, help="batch size in-process (default 10000)")
+    parser.add_argument("--headlines", type=int, default=10_000,
+                        help="headlines scored in one call in-process (default 10000)")
     parser.add_argument("--single", type=int, default=2000, help="headlines timed one by one (default 2000)")
     parser.add_argument("--no-http", action="store_true", help="in-process figures only")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks",

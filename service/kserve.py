@@ -167,7 +167,7 @@ def infer(model_name: str, model_version: str | None = None) -> Response:
     texts = _headlines_of(inputs[0], settings)
     wanted = _requested_outputs(body)
     scorer = model.scorer
-    scores = [scorer.score_text(text, explain=False).score for text in texts]  # as /v1/score/batch
+    scores = [r.score for r in scorer.score_texts(texts)]  # as /v1/score/batch
     g.headlines = len(scores)
     data = {
         "score": np.asarray(scores, dtype=np.float32).tolist(),

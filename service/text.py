@@ -25,6 +25,9 @@ _TOKEN = re.compile(r"\S+")
 def normalise_text(text: str) -> str:
     """Return ``text`` in Unicode NFKC with control/format characters removed and whitespace
     collapsed to single spaces (leading and trailing whitespace stripped)."""
+    if text.isascii() and text.isprintable():
+        # Most headlines: NFKC leaves printable ASCII alone and it holds no control character.
+        return " ".join(text.split())
     text = unicodedata.normalize("NFKC", text)
     # Whitespace controls (tab, newline) become spaces first so words on either side stay apart.
     text = "".join(
@@ -55,16 +58,21 @@ def split_tsv_line(line: str) -> list[str]:
 def words_in_caps(text: str) -> list[str]:
     """Letters-only words of two or more letters written entirely in capitals, in order."""
     return [
-        m.group(0)
+        word
         for m in _WORD.finditer(text)
-        if sum(ch.isalpha() for ch in m.group(0)) >= 2 and m.group(0).isupper()
+        if (word := m.group(0)).isupper() and sum(ch.isalpha() for ch in word) >= 2
     ]
 
 
 def is_all_caps_text(text: str) -> bool:
     """True when every cased letter of ``text`` is a capital (a headline set entirely in caps)."""
-    letters = [ch for ch in text if ch.isalpha() and ch.lower() != ch.upper()]
-    return bool(letters) and all(ch.isupper() for ch in letters)
+    seen = False
+    for ch in text:
+        if ch.isalpha() and ch.lower() != ch.upper():
+            if not ch.isupper():
+                return False  # most headlines stop at their second letter
+            seen = True
+    return seen
 
 
 STYLE_FEATURES: tuple[str, ...] = ("ALL-CAPS words", "exclamation mark", "question mark")

@@ -18,6 +18,8 @@ help:
 	@echo "make data    copy datasets from HEADLINE_DATA_DIR into data/raw (or download them)"
 	@echo "make train   fit, evaluate and write a new model version under models/"
 	@echo "make tune    search hyperparameters on the training parts (reports/tuning.md)"
+	@echo "make bench  benchmarks (scorer, HTTP vs naive app, Dask) -> benchmarks/RESULTS.md"
+	@echo "make loadtest  32 clients for 60 s against gunicorn -> benchmarks/LOADTEST.md"
 	@echo "make lint    ruff"
 
 venv: $(STAMP)
@@ -57,6 +59,20 @@ quality-gate: data
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+
+# Benchmarks drive the service with wrk (Debian package `wrk`) on loopback.
+WRK_CHECK := command -v wrk >/dev/null || { echo "make: the benchmarks need wrk: apt-get install wrk" >&2; exit 1; }
+
+# Scorer vs predict_proba, service vs a naive Flask app, Dask vs one process -> benchmarks/*.md
+bench: data $(MODEL)
+	@$(WRK_CHECK)
+	$(PY) benchmarks/bench.py
+	$(PY) benchmarks/bench_dask.py
+
+# 32 clients for 60 s of mixed single and batch requests against gunicorn -> benchmarks/LOADTEST.md
+loadtest: data $(MODEL)
+	@$(WRK_CHECK)
+	$(PY) benchmarks/loadtest.py
 
 clean:
 	rm -rf $(VENV) data/raw data/bench

@@ -102,12 +102,16 @@ def on_reload(server: Any) -> None:
     # the master loads the new model first (or refuses it and keeps the old one).
     from service.loaded_model import reload_in_master
 
-    if reload_in_master(server.app.wsgi())["ok"]:
-        # The workers holding the old model stop accepting now and finish what they have;
-        # until gunicorn's fresh workers accept (a fork away), new connections wait in the
-        # listen queue rather than reach an old worker that would have to load the model too.
+    def stop_old_workers() -> None:
+        # Before the new model is published: the workers holding the old one stop accepting
+        # and finish what they have, so a request sent after the reload reaches a fresh worker
+        # (new connections wait in the listen queue, a fork away) rather than an old one that
+        # would have to load the model too. (gunicorn signals them again once it has forked the
+        # new workers: harmless, they finish their request either way.)
         for pid in list(server.WORKERS):
             server.kill_worker(pid, signal.SIGTERM)
+
+    reload_in_master(server.app.wsgi(), before_publishing=stop_old_workers)
 
 
 def post_worker_init(worker: Any) -> None:

@@ -8,11 +8,12 @@ never mixes two models.
 Reloading under gunicorn (several worker processes, the app preloaded in the master): the
 master owns a :class:`ModelChannel`. On SIGHUP (``service/gunicorn_conf.py``'s ``on_reload``,
 also sent by ``POST /admin/reload``) the master loads ``models/current`` with
-:func:`reload_in_master` and publishes the outcome; gunicorn then forks fresh workers from the
-master, which already serve the new model, and lets the old ones finish their requests. A
-worker that still answers in between sees the published generation change in
-:func:`follow_published_model` (run before every request, one read of shared memory) and
-switches before it answers, so once the outcome is published every response carries it.
+:func:`reload_in_master`, tells the old workers to finish their requests and stop, and
+publishes the outcome; gunicorn then forks fresh workers from the master, which already serve
+the new model. A worker that still takes a request after the publication (a race of
+microseconds) sees the generation change in :func:`follow_published_model` (run before every
+request, one read of shared memory) and switches before it answers, so once the outcome is
+published every response carries it.
 A model that fails to load is refused: the old one keeps serving everywhere.
 """
 
@@ -24,6 +25,7 @@ import math
 import mmap
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -174,11 +176,14 @@ def model_channel(app: Flask) -> ModelChannel | None:
     return follower.channel if follower is not None else None
 
 
-def reload_in_master(app: Flask) -> dict[str, Any]:
+def reload_in_master(app: Flask, before_publishing: Callable[[], None] | None = None
+                     ) -> dict[str, Any]:
     """Master only (on SIGHUP): load the configured model and publish the outcome.
 
     Never raises: a model that fails to load is refused, logged with the reason, and the
     model already served is published again, so waiting workers learn the outcome.
+    ``before_publishing`` runs when a new model is installed in the master, before any worker
+    can learn of it (gunicorn's conf stops the old workers there).
     """
     follower: _Follower = app.extensions[FOLLOWER_KEY]
     old: LoadedModel = app.extensions[MODEL_KEY]
@@ -193,6 +198,8 @@ def reload_in_master(app: Flask) -> dict[str, Any]:
             exc_info=not isinstance(exc, ModelError))
     else:
         install_model(app, new)
+        if before_publishing is not None:
+            before_publishing()
         follower.generation = follower.channel.publish(new, None)
         log.info("model reloaded", extra={"fields": {
             "model_version": new.version, "previous_version": old.version,

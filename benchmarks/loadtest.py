@@ -13,6 +13,11 @@ by wrk and, independently, by the service's own Prometheus counters. It writes
 ``benchmarks/loadtest.json`` and ``benchmarks/LOADTEST.md`` (p50 / p90 / p99 / max latency,
 requests/s and headlines/s, the machine and versions) and exits non-zero on any failure.
 
+With ``--reloads N`` the model is also reloaded N times during the run, alternately by
+``POST /admin/reload`` and by SIGHUP to the master, switching between two versions written
+(through ``service.artifact``) into a private copy of the models directory; each reload must
+succeed and the run must still have no error and no non-2xx answer.
+
 Bounded: the target is always 127.0.0.1 (a server this script starts), the run lasts at most
 ``MAX_DURATION_S`` with at most ``MAX_CLIENTS`` connections, and every request has a timeout.
 """
@@ -24,10 +29,12 @@ import http.client
 import json
 import os
 import re
+import secrets
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,7 +45,8 @@ if str(ROOT) not in sys.path:  # run as a script: python benchmarks/loadtest.py
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench import children_of, load_headlines, machine, versions  # noqa: E402
-from service.artifact import git_commit  # noqa: E402
+from service.artifact import git_commit, load_model, point_current_at, write_model  # noqa: E402
+from service.config import Settings  # noqa: E402
 
 GUNICORN = Path(sys.executable).parent / "gunicorn"
 CONFIG = ROOT / "service" / "gunicorn_conf.py"
@@ -108,10 +116,10 @@ def request_mix(headlines: list[str], batch_share: float, batch_size: int, lines
 class Gunicorn:
     """The service as ``make serve`` runs it, on a free loopback port (PORT=0)."""
 
-    def __init__(self, log_dir: Path):
+    def __init__(self, log_dir: Path, **settings: str):
         env = {k: v for k, v in os.environ.items() if k not in ("WORKERS", "HOST", "PORT")}
         # LOG_LEVEL as configured (INFO by default): the request log is part of the cost.
-        env.update(HOST="127.0.0.1", PORT="0")
+        env.update(HOST="127.0.0.1", PORT="0", **settings)
         self.log_path = log_dir / "gunicorn.log"
         self._log = self.log_path.open("wb")
         self.process = subprocess.Popen([str(GUNICORN), "--config", str(CONFIG), "service:create_app()"],
@@ -147,12 +155,14 @@ class Gunicorn:
         self._log.close()
 
 
-def call(port: int, method: str, path: str, body: dict | None = None) -> tuple[int, bytes]:
+def call(port: int, method: str, path: str, body: dict | None = None,
+         headers: dict[str, str] | None = None, timeout: float = REQUEST_TIMEOUT_S) -> tuple[int, bytes]:
     """One request to the server; status 0 when there is no answer."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT_S)
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         payload = json.dumps(body) if body is not None else None
-        connection.request(method, path, payload, {"Content-Type": "application/json"} if body else {})
+        sent = {"Content-Type": "application/json"} if body else {}
+        connection.request(method, path, payload, {**sent, **(headers or {})})
         response = connection.getresponse()
         return response.status, response.read()
     except OSError:
@@ -173,6 +183,57 @@ def answered_by_status(metrics: str) -> dict[str, float]:
         if labels.get("route") in ("/v1/score", "/v1/score/batch"):
             counts["2xx" if labels["status"].startswith("2") else "other"] += float(found.group(2))
     return counts
+
+
+def two_versions(models: Path) -> list[str]:
+    """Write the served model twice, as two versions, into ``models`` (a private directory, so
+    the project's own ``models/current`` is never touched); the versions' names."""
+    settings = Settings.from_env()
+    artifact = load_model(settings.model_dir, settings.models_root)
+    facts = {k: v for k, v in artifact.manifest.items()
+             if k not in ("format_version", "version", "created_at", "libraries", "metrics", "model_file",
+                          "model_sha256")}
+    metrics = artifact.manifest.get("metrics", {})
+    return [write_model(artifact.pipeline, facts, metrics, models).name for _ in range(2)]
+
+
+class Reloader(threading.Thread):
+    """Reloads the model ``count`` times, evenly over ``duration`` seconds, alternately through
+    the admin route and SIGHUP, switching ``models/current`` between two versions."""
+
+    def __init__(self, server: Gunicorn, models: Path, versions: list[str], token: str, count: int,
+                 duration: float):
+        super().__init__(daemon=True)
+        self.server, self.models, self.versions, self.token = server, models, versions, token
+        self.count, self.duration = count, duration
+        self.reloads: list[dict[str, Any]] = []
+
+    def run(self) -> None:
+        started = time.monotonic()
+        for i in range(self.count):
+            time.sleep(max(0.0, started + self.duration * (i + 1) / (self.count + 1) - time.monotonic()))
+            target = self.versions[(i + 1) % 2]
+            point_current_at(self.models, target)
+            began = time.monotonic()
+            if i % 2 == 0:
+                status, body = call(self.server.port, "POST", "/admin/reload",
+                                    headers={"Authorization": f"Bearer {self.token}"}, timeout=60)
+                ok = status == 200 and json.loads(body).get("model_version") == target
+                via = "POST /admin/reload"
+            else:
+                self.server.process.send_signal(signal.SIGHUP)
+                ok, via = self._serves(target, within=60.0), "SIGHUP"
+            self.reloads.append({"via": via, "to": target, "ok": ok,
+                                 "seconds": round(time.monotonic() - began, 3)})
+
+    def _serves(self, version: str, within: float) -> bool:
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            status, body = call(self.server.port, "GET", "/v1/model")
+            if status == 200 and json.loads(body)["version"] == version:
+                return True
+            time.sleep(0.02)
+        return False
 
 
 def run_wrk(port: int, requests_file: Path, script: Path, clients: int, threads: int,
@@ -203,6 +264,9 @@ def markdown(result: dict[str, Any]) -> str:
         f"| {r['requests_per_s']:.0f} | {r['headlines_per_s']:.0f} | {r['p50_ms']:.2f} | {r['p90_ms']:.2f} "
         f"| {r['p99_ms']:.2f} | {r['max_ms']:.1f} |",
         "",
+        *([f"Model reloads during the run: {len(r['reloads'])}, alternately by the admin route and by "
+           "SIGHUP (" + "; ".join(f"{x['via']} in {x['seconds']:.2f} s, {'ok' if x['ok'] else 'FAILED'}"
+                                  for x in r["reloads"]) + ").", ""] if r["reloads"] else []),
         f"Result: **{verdict}** (zero errors and zero non-2xx required). "
         f"Machine: {result['machine']['cpu']}, "
         f"{result['machine']['logical_cpus']} logical CPUs, {result['machine']['memory_gib']} GiB; "
@@ -225,6 +289,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="share of requests that are batches (default 0.2)")
     parser.add_argument("--batch-size", type=int, default=50, help="headlines per batch (default 50)")
     parser.add_argument("--wrk-threads", type=int, default=1, help="wrk threads (default 1)")
+    parser.add_argument("--reloads", type=int, default=0,
+                        help="reload the model this many times during the run (default 0)")
     parser.add_argument("--no-write", action="store_true", help="print, do not write the results files")
     args = parser.parse_args(argv)
     if not 1 <= args.clients <= MAX_CLIENTS:
@@ -237,6 +303,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--batch-size must be 1 to 1000 (MAX_BATCH's default)")
     if not 1 <= args.wrk_threads <= args.clients:
         parser.error("--wrk-threads must be 1 to --clients")
+    if not 0 <= args.reloads <= 20:
+        parser.error("--reloads must be 0 to 20")
     if subprocess.run(["which", "wrk"], capture_output=True).returncode != 0:
         raise SystemExit("loadtest: wrk is not installed (Debian: apt-get install wrk)")
 
@@ -250,7 +318,16 @@ def main(argv: list[str] | None = None) -> int:
                                          for path, body in mix), encoding="utf-8")
         script = work / "mix.lua"
         script.write_text(WRK_SCRIPT)
-        server = Gunicorn(work)
+        models, token = work / "models", secrets.token_urlsafe(16)
+        reload_settings: dict[str, str] = {}
+        reload_versions: list[str] = []
+        if args.reloads:
+            reload_versions = two_versions(models)
+            point_current_at(models, reload_versions[0])
+            reload_settings = {"HEADLINE_MODELS_DIR": str(models),
+                               "HEADLINE_MODEL_DIR": str(models / "current"), "HEADLINE_ADMIN_TOKEN": token}
+        server = Gunicorn(work, **reload_settings)
+        reloader = None
         try:
             port = server.port
             status, body = call(port, "GET", "/v1/model")
@@ -264,7 +341,12 @@ def main(argv: list[str] | None = None) -> int:
             workers = len(children_of(server.process.pid))
             threads = int(os.environ.get("THREADS", "1") or 1)
             before = answered_by_status(call(port, "GET", "/metrics")[1].decode())
+            if args.reloads:
+                reloader = Reloader(server, models, reload_versions, token, args.reloads, args.duration)
+                reloader.start()
             raw = run_wrk(port, requests_file, script, args.clients, args.wrk_threads, args.duration)
+            if reloader is not None:
+                reloader.join(timeout=120)
             after = answered_by_status(call(port, "GET", "/metrics")[1].decode())
         finally:
             server.stop()
@@ -287,7 +369,9 @@ def main(argv: list[str] | None = None) -> int:
         "p99_ms": raw["latency_us"]["p99"] / 1000,
         "max_ms": raw["latency_us"]["max"] / 1000,
         "mean_ms": raw["latency_us"]["mean"] / 1000,
+        "reloads": reloader.reloads if reloader is not None else [],
     }
+    reloads_ok = len(result["reloads"]) == args.reloads and all(r["ok"] for r in result["reloads"])
     report = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": "make loadtest" if os.environ.get("MAKELEVEL") else
@@ -301,9 +385,10 @@ def main(argv: list[str] | None = None) -> int:
         "config": {"clients": args.clients, "duration_s": args.duration, "batch_share": args.batch_share,
                    "batch_size": args.batch_size, "headlines_per_request": round(headlines_per_request, 3),
                    "workers": workers, "threads": threads, "wrk_threads": args.wrk_threads,
-                   "request_timeout_s": REQUEST_TIMEOUT_S},
+                   "request_timeout_s": REQUEST_TIMEOUT_S, "reloads": args.reloads},
         "result": result,
-        "passed": errors == 0 and result["non_2xx"] == 0 and service_non_2xx == 0 and raw["requests"] > 0,
+        "passed": (errors == 0 and result["non_2xx"] == 0 and service_non_2xx == 0 and raw["requests"] > 0
+                   and reloads_ok),
     }
     text = markdown(report)
     print(text)
@@ -314,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {RESULTS_JSON.relative_to(ROOT)} and {RESULTS_MD.relative_to(ROOT)}")
     if not report["passed"]:
         print(f"loadtest: FAILED: {errors} errors, {result['non_2xx']} non-2xx (wrk), "
-              f"{service_non_2xx:.0f} non-2xx (service)", file=sys.stderr)
+              f"{service_non_2xx:.0f} non-2xx (service), reloads {result['reloads']}", file=sys.stderr)
         return 1
     return 0
 

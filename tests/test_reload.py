@@ -303,8 +303,11 @@ class Load:
     and count, so a stuck test cannot hammer the machine)."""
 
     def __init__(self, url: Callable[[str], str], threads: int = 4, max_seconds: float = 120.0,
-                 max_requests: int = 50_000):
+                 max_requests: int = 50_000, keep_alive: bool = True):
         self.url = url
+        # Without keep-alive every request has a connection of its own, so a connection a
+        # stopping server closes can only be one it never answered.
+        self._headers = {} if keep_alive else {"Connection": "close"}
         self.outcomes: list[Outcome] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -337,9 +340,10 @@ class Load:
             status = version = score = error = None
             try:
                 if kind == "single":
-                    response = session.post(self.url("/v1/score"), json={"headline": CAT}, timeout=30)
+                    response = session.post(self.url("/v1/score"), json={"headline": CAT},
+                                            headers=self._headers, timeout=30)
                 else:
-                    response = session.post(self.url("/v1/score/batch"),
+                    response = session.post(self.url("/v1/score/batch"), headers=self._headers,
                                             json={"headlines": BATCH, "explain": n % 4 == 1}, timeout=30)
                 status = response.status_code
                 body = response.json()

@@ -19,7 +19,6 @@ from sklearn.base import BaseEstimator, TransformerMixin
 _WHITESPACE = re.compile(r"\s+")
 # Letters-only words (apostrophes allowed inside) decide shouting; "U.S." or "G20" never shout.
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
-_TOKEN = re.compile(r"\S+")
 
 
 def normalise_text(text: str) -> str:
@@ -78,7 +77,30 @@ def is_all_caps_text(text: str) -> bool:
 STYLE_FEATURES: tuple[str, ...] = ("ALL-CAPS words", "exclamation mark", "question mark")
 
 
-class StyleFeatures(TransformerMixin, BaseEstimator):
+class NamedFeatures(TransformerMixin, BaseEstimator):
+    """A transformer of normalised headlines into a few named columns.
+
+    Subclasses define ``names`` and ``features_one(text)``; the scorer reads the same
+    ``features_one`` so a headline's values are computed by one piece of code everywhere.
+    """
+
+    names: tuple[str, ...] = ()
+
+    def fit(self, X: Iterable[str], y: object = None) -> NamedFeatures:
+        self.n_features_in_ = 1
+        return self
+
+    def features_one(self, text: str) -> list[float]:
+        raise NotImplementedError
+
+    def transform(self, X: Sequence[str]) -> np.ndarray:
+        return np.array([self.features_one(t) for t in X], dtype=np.float64).reshape(-1, len(self.names))
+
+    def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
+        return np.array(self.names, dtype=object)
+
+
+class StyleFeatures(NamedFeatures):
     """Named style features of normalised headlines, learnt acronym list included.
 
     ``fit`` learns which capitalised words are acronyms from the training text itself: a word
@@ -91,6 +113,8 @@ class StyleFeatures(TransformerMixin, BaseEstimator):
     whether the headline has a "?". Every column is multiplied by ``scale`` so that the
     regularisation of the classifier can treat them on the scale of the TF-IDF columns.
     """
+
+    names = STYLE_FEATURES
 
     def __init__(self, scale: float = 1.0, max_shouted: int = 3, min_unknown_length: int = 5):
         self.scale = scale
@@ -135,13 +159,82 @@ class StyleFeatures(TransformerMixin, BaseEstimator):
         question = 1.0 if "?" in text else 0.0
         return [self.scale * shouted, self.scale * exclaim, self.scale * question]
 
-    def transform(self, X: Sequence[str]) -> np.ndarray:
-        return np.array([self.features_one(t) for t in X], dtype=np.float64).reshape(-1, 3)
 
-    def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
-        return np.array(STYLE_FEATURES, dtype=object)
+# Words of the phrasing features below, looked up lower-cased (so casing never changes them).
+_PHRASE_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+_SECOND_PERSON = frozenset({"you", "your", "you're", "youre", "yours", "yourself", "you'll",
+                            "you've", "you'd", "u"})
+_TEASER_OPENINGS = frozenset({
+    "this", "these", "here", "here's", "heres", "why", "how", "what", "when", "who", "which",
+    "watch", "guess", "meet", "can", "do", "does", "is", "are", "will", "should", "would", "could",
+})
+_HYPE_WORDS = frozenset({
+    "breaking", "shocking", "shock", "shocked", "stunning", "stunned", "unbelievable",
+    "incredible", "amazing", "insane", "epic", "wow", "omg", "whoa", "bombshell", "revealed",
+    "exposed", "destroys", "slams", "blasts", "obliterates", "humiliates", "jaw-dropping",
+    "mind-blowing", "hilarious", "outrageous", "outrage", "disgusting", "horrifying",
+    "terrifying", "heartbreaking", "adorable", "genius", "perfect", "literally", "absolutely",
+    "totally", "seriously", "actually", "ever", "must", "need", "best", "worst", "secret", "truth",
+    "huge", "massive", "crazy", "ridiculous", "awesome", "unreal", "viral", "finally", "just",
+    "warning", "urgent", "alert",
+})
+_LABEL_PREFIX = re.compile(r"^\s*[A-Za-z]+(?: [A-Za-z]+)?\s*[–—:-]\s")  # "BREAKING – ", "WATCH: "
+_LEADING_NUMBER = re.compile(r"^\W*\d")
+_DIGIT = re.compile(r"\d")
+_TEASER_ENDING = re.compile(r"(:|\.\.\.|…)\s*$")
+_QUOTE_MARK = re.compile(r"[\"“”]")
+_LENGTH_BANDS = ((1, 1), (2, 2), (3, 3), (4, 5), (6, 7), (8, 9), (10, 12), (13, 16), (17, 10**9))
+
+PHRASING_FEATURES: tuple[str, ...] = (
+    "headline length (words)", "very short headline", "starts with a number", "has a number",
+    "addresses the reader", "teaser opening", "teaser ending", "quote marks", "hype words",
+    "label prefix", "1 word", "2 words", "3 words", "4-5 words", "6-7 words", "8-9 words",
+    "10-12 words", "13-16 words", "17+ words", "headline length (characters)",
+)
 
 
-def whitespace_tokens(text: str) -> list[tuple[int, int]]:
-    """(start, end) offsets of the whitespace-separated tokens of ``text``."""
-    return [(m.start(), m.end()) for m in _TOKEN.finditer(text)]
+class PhrasingFeatures(NamedFeatures):
+    """Named phrasing features: length, numbers, addressing the reader, teaser openings and
+    endings, quote marks, hype words, a "LABEL:" prefix.
+
+    Every rule reads lower-cased words, digits or punctuation, so a headline scores the same
+    in Title Case and in sentence case. Output shape ``(n_samples, 20)`` in
+    :data:`PHRASING_FEATURES` order, each column multiplied by ``scale``.
+    """
+
+    names = PHRASING_FEATURES
+
+    def __init__(self, scale: float = 1.0):
+        self.scale = scale
+
+    def features_one(self, text: str) -> list[float]:
+        lower = text.lower()
+        words = _PHRASE_WORD.findall(lower)
+        n = len(words)
+        values = [
+            min(n, 30) / 10.0,
+            1.0 if n <= 3 else 0.0,
+            1.0 if _LEADING_NUMBER.match(lower) else 0.0,
+            1.0 if _DIGIT.search(lower) else 0.0,
+            1.0 if any(w in _SECOND_PERSON for w in words) else 0.0,
+            1.0 if words and words[0] in _TEASER_OPENINGS else 0.0,
+            1.0 if _TEASER_ENDING.search(text) else 0.0,
+            1.0 if _QUOTE_MARK.search(text) else 0.0,
+            float(min(sum(w in _HYPE_WORDS for w in words), 2)),
+            1.0 if _LABEL_PREFIX.match(text) else 0.0,
+        ]
+        values += [1.0 if low <= n <= high else 0.0 for low, high in _LENGTH_BANDS]
+        values.append(min(len(text), 200) / 50.0)
+        return [self.scale * v for v in values]
+
+
+# Tokens marking where a headline starts and ends, so word bigrams see its first and last word.
+HEADLINE_START = "xxstart"
+HEADLINE_END = "xxend"
+# Words of any length, plus the punctuation that carries tone ("!", "?", ":", quotes, "...").
+WORD_AND_PUNCTUATION_PATTERN = r"(?u)\b\w+\b|[!?:\"“”]|\.\.\.|…"
+
+
+def lower_with_bounds(text: str) -> str:
+    """The word TF-IDF's preprocessor: lower-cased text between start and end markers."""
+    return f"{HEADLINE_START} {text.lower()} {HEADLINE_END}"

@@ -11,7 +11,6 @@ from service.text import (
     is_all_caps_text,
     normalise_text,
     split_tsv_line,
-    whitespace_tokens,
     words_in_caps,
 )
 
@@ -62,11 +61,6 @@ def test_is_all_caps_text() -> None:
     assert is_all_caps_text("CANADA READY TO RECEIVE 250")
     assert not is_all_caps_text("CANADA Ready")
     assert not is_all_caps_text("2024 - 25")  # no letters at all
-
-
-def test_whitespace_tokens_give_offsets() -> None:
-    text = "Cat  saves dog!"
-    assert [text[a:b] for a, b in whitespace_tokens(text)] == ["Cat", "saves", "dog!"]
 
 
 # ---------------------------------------------------------------------------- style features

@@ -118,11 +118,16 @@ def write_fixture_datasets(root: Path) -> Path:
 
 
 def write_fixture_config(path: Path) -> Path:
-    """A model config for the fixture datasets (their names, small min_df)."""
+    """A model config for the fixture datasets: every feature part and fitting option of the
+    default model (training/model_config.toml), with the fixture datasets' names and small
+    min_df."""
     path.write_text(
-        "word_ngram_max = 2\nword_min_df = 1\nchar_ngram_min = 2\nchar_ngram_max = 4\n"
-        "char_min_df = 1\nstyle_scale = 1.0\nC = 4.0\nsoft_targets = true\ncalibrate = true\n"
-        'calibrate_on = ["fixture-webis"]\n\n[dataset_weights]\n"fixture-lines" = 1.0\n'
-        '"fixture-webis" = 1.0\n"fixture-table" = 2.0\n'
+        "word_ngram_max = 2\nword_min_df = 1\nword_bounds = true\nword_punctuation = true\n"
+        "char_ngram_min = 2\nchar_ngram_max = 4\nchar_min_df = 1\n"
+        "style_scale = 4.0\nuse_phrasing = true\nphrasing_scale = 2.0\n"
+        'C = 4.0\nsolver = "newton-cg"\ntol = 1e-3\nsoft_targets = true\ncalibrate = true\n'
+        'calibrate_on = ["fixture-webis"]\ncalibration_class_share = 0.66\n\n'
+        '[dataset_weights]\n"fixture-lines" = 1.0\n"fixture-webis" = 1.0\n"fixture-table" = 2.0\n\n'
+        '[label_smoothing]\n"fixture-lines" = 0.1\n'
     )
     return path

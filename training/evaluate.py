@@ -62,6 +62,7 @@ def classification_metrics(labels: np.ndarray, scores: np.ndarray, threshold: fl
     }
     if targets is not None:
         metrics["mse_truth_mean"] = float(np.mean((np.asarray(scores) - targets) ** 2))
+        metrics["ece_truth_mean"] = expected_calibration_error(targets, scores)
     return metrics
 
 

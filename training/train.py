@@ -39,6 +39,7 @@ from training.evaluate import (
 from training.loaders import DataError, LabelledSet, read_table
 from training.model import (
     ModelConfig,
+    calibration_targets,
     decision_logits,
     fit_pipeline,
     fold_calibration,
@@ -256,8 +257,9 @@ def train(args: argparse.Namespace) -> Path:
         oof = out_of_fold_logits(parts, config, args.jobs)
         if config.calibrate:
             calibrate_parts = [p for p in parts if p.train.name in config.calibrate_on] or parts
-            a, b = platt_parameters(np.concatenate([oof[p.train.name] for p in calibrate_parts]),
-                                    np.concatenate([p.train.labels for p in calibrate_parts]))
+            a, b = platt_parameters(
+                np.concatenate([oof[p.train.name] for p in calibrate_parts]),
+                np.concatenate([calibration_targets(p.train, config) for p in calibrate_parts]))
             print(f"    Platt scaling fitted on {[p.train.name for p in calibrate_parts]}: "
                   f"logit' = {a:.4f} * logit + {b:+.4f}")
         split_parts = [p for p in parts if p.test is not None] or parts

@@ -39,7 +39,13 @@ from training.evaluate import (
     title_case,
 )
 from training.loaders import DataError, LabelledSet
-from training.model import ModelConfig, decision_logits, fit_pipeline, platt_parameters
+from training.model import (
+    ModelConfig,
+    calibration_targets,
+    decision_logits,
+    fit_pipeline,
+    platt_parameters,
+)
 from training.split import fold_ids
 from training.train import Part, load_sources, split_sources
 
@@ -125,7 +131,8 @@ def summarise(parts: list[Part], config: ModelConfig, masks: list[list[np.ndarra
         chosen = [i for i, p in enumerate(parts) if p.train.name in config.calibrate_on] \
             or list(range(len(parts)))
         a, b = platt_parameters(np.concatenate([logits[i] for i in chosen]),
-                                np.concatenate([parts[i].train.labels for i in chosen]))
+                                np.concatenate([calibration_targets(parts[i].train, config)
+                                                for i in chosen]))
     split = [i for i, p in enumerate(parts) if p.test is not None] or list(range(len(parts)))
     threshold = best_threshold([parts[i].train.labels for i in split],
                                [_sigmoid(a * logits[i] + b) for i in split])

@@ -41,7 +41,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from service.artifact import ModelArtifact, ModelError
-from service.text import StyleFeatures, normalise_text
+from service.text import HEADLINE_END, HEADLINE_START, NamedFeatures, lower_with_bounds, normalise_text
 
 SENSATIONAL = "sensational"
 NEUTRAL = "neutral"
@@ -96,8 +96,12 @@ def sigmoid(z: float) -> float:
 
 
 _SUPPORTED = ("supported: analyzer 'word' or 'char_wb', lowercase on/off, strip_accents, "
-              "stop_words, token_pattern, sublinear_tf on/off, binary, use_idf, "
-              "norm 'l2', 'l1' or None, dtype float64")
+              "the preprocessor service.text.lower_with_bounds, stop_words, token_pattern, "
+              "sublinear_tf on/off, binary, use_idf, norm 'l2', 'l1' or None, dtype float64")
+# Preprocessors the scorer knows, by what they do to a text (their key in _preparers).
+_KNOWN_PREPROCESSORS = {lower_with_bounds: "lower_with_bounds"}
+# How a cue names the headline's start and end markers when no word is left beside them.
+_MARKER_CUES = {HEADLINE_START: "start of headline", HEADLINE_END: "end of headline"}
 
 
 def _unsupported(name: str, what: str) -> ModelError:
@@ -134,7 +138,7 @@ class _TfidfPart:
             raise _unsupported(name, "a custom analyzer")
         if vectorizer.analyzer not in ("word", "char_wb"):
             raise _unsupported(name, f"analyzer {vectorizer.analyzer!r}")
-        if vectorizer.preprocessor is not None:
+        if vectorizer.preprocessor is not None and vectorizer.preprocessor not in _KNOWN_PREPROCESSORS:
             raise _unsupported(name, "a custom preprocessor")
         if vectorizer.input != "content":
             raise _unsupported(name, f"input {vectorizer.input!r}")
@@ -147,8 +151,14 @@ class _TfidfPart:
         self.char = vectorizer.analyzer == "char_wb"  # n-grams that stay inside one word
         # build_preprocessor() validates strip_accents and returns lower-then-strip-accents.
         self.preprocess: Callable[[str], str] = vectorizer.build_preprocessor()
-        self.prepare_key: tuple[bool, object] = (bool(vectorizer.lowercase), vectorizer.strip_accents)
-        self.plain_lowercase = not vectorizer.strip_accents
+        if vectorizer.preprocessor is not None:
+            # Only word parts use it: its start and end markers are not the headline's words.
+            if self.char:
+                raise _unsupported(name, "a preprocessor on a char_wb part")
+            self.prepare_key: tuple[object, ...] = (_KNOWN_PREPROCESSORS[vectorizer.preprocessor],)
+        else:
+            self.prepare_key = (bool(vectorizer.lowercase), vectorizer.strip_accents)
+        self.plain_lowercase = not vectorizer.strip_accents and vectorizer.preprocessor is None
         self.min_n, self.max_n = (int(n) for n in vectorizer.ngram_range)
         if not 1 <= self.min_n <= self.max_n:
             raise _unsupported(name, f"ngram_range {vectorizer.ngram_range!r}")
@@ -401,8 +411,17 @@ def _ones_matrix(columns: list[int], ends: list[int], width: int) -> sp.csr_matr
     )
 
 
+def _without_markers(term: str) -> str:
+    """A word n-gram as a cue: the headline's start and end markers left out ("xxstart why"
+    is the cue "why"), or named when nothing else is left."""
+    if HEADLINE_START not in term and HEADLINE_END not in term:
+        return term
+    words = [w for w in term.split(" ") if w not in _MARKER_CUES]
+    return " ".join(words) if words else _MARKER_CUES[term.split(" ")[0]]
+
+
 class _StylePart:
-    def __init__(self, style: StyleFeatures, coef: Sequence[float]):
+    def __init__(self, style: NamedFeatures, coef: Sequence[float]):
         self.style = style
         self.names = [str(n) for n in style.get_feature_names_out()]
         self.coef = [float(c) for c in coef]
@@ -451,7 +470,7 @@ class HeadlineScorer:
             weights = coef[offset:offset + width]
             if isinstance(transformer, TfidfVectorizer):
                 self.tfidf_parts.append(_TfidfPart(name, transformer, weights))
-            elif isinstance(transformer, StyleFeatures):
+            elif isinstance(transformer, NamedFeatures):
                 self.style_parts.append(_StylePart(transformer, weights))
             else:
                 raise ModelError(f"feature part {name!r}: unsupported {type(transformer).__name__}")
@@ -460,15 +479,15 @@ class HeadlineScorer:
             raise ModelError(f"features give {offset} columns, the classifier has {coef.shape[0]}")
         # Parts that preprocess alike (all of them, with the default model) share one
         # lower-cased text per headline.
-        self._preparers: dict[tuple[bool, object], Callable[[str], str]] = {}
+        self._preparers: dict[tuple[object, ...], Callable[[str], str]] = {}
         for part in self.tfidf_parts:
             self._preparers.setdefault(part.prepare_key, part.preprocess)
         # The word vocabulary's single words are the words headlines use most: work out
         # their character n-grams now, once (before a server forks its workers).
         for char_part in (p for p in self.tfidf_parts if p.char):
             for word_part in (p for p in self.tfidf_parts if not p.char):
-                if word_part.prepare_key == char_part.prepare_key:
-                    char_part.learn_words(t for t in word_part.terms if " " not in t)
+                char_part.learn_words(t for t in word_part.terms
+                                      if " " not in t and t not in _MARKER_CUES)
 
     @classmethod
     def from_artifact(cls, artifact: ModelArtifact) -> HeadlineScorer:
@@ -528,7 +547,7 @@ class HeadlineScorer:
                     continue
             terms = part.terms
             for j, weight in part.column_contributions(measure).items():
-                term = terms[j]
+                term = _without_markers(terms[j])
                 key = display.get(term.casefold(), term)
                 totals[key] = total_of(key, 0.0) + weight
         for style, values in zip(self.style_parts, styles):

@@ -26,7 +26,13 @@ from service.scorer import (
     HeadlineScorer,
     ScoredHeadline,
 )
-from service.text import StyleFeatures, normalise_text
+from service.text import (
+    WORD_AND_PUNCTUATION_PATTERN,
+    PhrasingFeatures,
+    StyleFeatures,
+    lower_with_bounds,
+    normalise_text,
+)
 from tests.fixture_headlines import make_headlines
 
 TOLERANCE = 1e-9
@@ -88,11 +94,20 @@ def assert_scores_equal(scorer: HeadlineScorer, pipeline: Pipeline, texts: list[
     assert list(scorer.logits(texts)) == [scorer.logit(t) for t in texts]
 
 
+MARKER_NAMES = {"xxstart": "start of headline", "xxend": "end of headline"}
+
+
+def cue_name(term: str) -> str:
+    """A word n-gram's cue: the start/end markers dropped, or named when alone."""
+    words = [w for w in term.split(" ") if w not in MARKER_NAMES]
+    return " ".join(words) if words else MARKER_NAMES[term]
+
+
 def exact_cues(pipeline: Pipeline, text: str) -> dict[str, float]:
     """The cues of ``text`` worked out from scikit-learn's own transform and analyzers: each
     column's value x coefficient; word n-grams and style features by name (a unigram under its
-    first spelling in the headline), character n-grams shared over the words that hold them in
-    proportion to their occurrences."""
+    first spelling in the headline, start/end markers left out of n-grams), character n-grams
+    shared over the words that hold them in proportion to their occurrences."""
     features: FeatureUnion = pipeline.named_steps["features"]
     coef = pipeline.named_steps["clf"].coef_[0]
     tokens = text.split()
@@ -120,7 +135,7 @@ def exact_cues(pipeline: Pipeline, text: str) -> dict[str, float]:
                 add(word, sum(weights.get(g, 0.0) * n / occurrences[g] for g, n in grams.items()))
         else:
             for name, weight in weights.items():
-                add(name, weight)
+                add(cue_name(name) if isinstance(part, TfidfVectorizer) else name, weight)
     return dict(totals)
 
 
@@ -168,6 +183,13 @@ CONFIGURATIONS = {
         ("style", StyleFeatures()),
     ],
     "word-only": lambda: [("word", TfidfVectorizer(ngram_range=(1, 1), sublinear_tf=True))],
+    "bounded-punctuation-phrasing": lambda: [
+        ("word", TfidfVectorizer(preprocessor=lower_with_bounds, ngram_range=(1, 2),
+                                 token_pattern=WORD_AND_PUNCTUATION_PATTERN, sublinear_tf=True)),
+        ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True)),
+        ("style", StyleFeatures(scale=4.0)),
+        ("phrasing", PhrasingFeatures(scale=2.0)),
+    ],
 }
 
 

@@ -31,6 +31,7 @@ from werkzeug.serving import make_server
 from service import create_app
 from service.config import PROJECT_ROOT
 from service.scorer import HeadlineScorer
+from service.text import PHRASING_FEATURES, STYLE_FEATURES
 from tests.test_api import settings_for
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -143,6 +144,17 @@ def cards(page: Page) -> list[dict[str, Any]]:
 
 # --------------------------------------------------------------------------- scoring
 
+# Named features about the whole headline ("!" and "?" are marked where they stand).
+WHOLE_HEADLINE_CUES = (set(STYLE_FEATURES) | set(PHRASING_FEATURES)
+                       | {"start of headline", "end of headline"}) - {"exclamation mark", "question mark"}
+
+
+def test_the_page_knows_every_named_feature_of_the_model() -> None:
+    script = (PROJECT_ROOT / "service" / "static" / "app.js").read_text(encoding="utf-8")
+    for name in WHOLE_HEADLINE_CUES:
+        assert f'"{name}"' in script, f"app.js does not list the named feature {name!r}"
+
+
 def test_typed_headlines_get_scores_bands_labels_and_cues_in_place(
         page: Page, scorer: HeadlineScorer) -> None:
     enter(page, [CAT, "", PLAIN, SHOUT], typed=True)
@@ -160,7 +172,7 @@ def test_typed_headlines_get_scores_bands_labels_and_cues_in_place(
         assert card["chips"] == [f"{c.text} {signed(c.weight)}" for c in expected.cues]
         for cue in expected.cues:
             placed = f"“{cue.text}” {signed(cue.weight)}" in tips
-            if cue.text == "ALL-CAPS words":
+            if cue.text in WHOLE_HEADLINE_CUES:
                 assert not placed  # no single place; shown as a chip
             else:
                 assert placed, (cue, card["marks"])
@@ -443,17 +455,36 @@ def test_text_meets_wcag_aa_contrast(page: Page) -> None:
 
 # --------------------------------------------------------------------------- README screenshot
 
-def test_screenshot_for_the_readme(browser: Browser, live: Live) -> None:
+SCREENSHOT_CANDIDATES = [
+    "Council approves budget for new bridge after public consultation",
+    "Parliament passes rail strike bill after long debate",
+    "Council's bridge plan: what it means for you",
+    "The Bridge Plan That Has Everyone Talking",
+    "Why the bridge plan matters for Lyon",
+    "What the new housing plan means for renters",
+    "Everything about the bridge plan",
+    "Here is the bridge plan",
+    "The bridge plan explained",
+    "Council bridge plan delayed again",
+    "Bridge plan: what we know so far",
+    "10 things you need to know about the budget",
+    "This Mayor Tried Something New And The Results Are Amazing",
+    "SHOCKING: Mayor DESTROYS Critics In Furious Rant!",
+]
+
+
+def test_screenshot_for_the_readme(browser: Browser, live: Live, scorer: HeadlineScorer) -> None:
     page = open_page(browser, live, width=1280, height=900)
     page.goto(live.url)
-    # One headline per band, and two borderline ones, with the fixture model.
-    headlines = [
-        "Council approves budget for new bridge after public consultation",
-        "Council's bridge plan: what it means for you",
-        "The Bridge Plan That Has Everyone Talking",
-        "10 things you need to know about the budget",
-        "SHOCKING: Mayor DESTROYS Critics In Furious Rant!",
-    ]
+    # Five headlines that show every band with the model being served (the fixture model):
+    # the least sensational, the most, and the three nearest the middle of the borderline band.
+    ranked = sorted(SCREENSHOT_CANDIDATES, key=lambda t: scorer.score(t, explain=False).score)
+    bands = [band_of(scorer.score(t, explain=False).score, scorer.threshold) for t in ranked]
+    assert {"neutral", "borderline", "sensational"} <= set(bands), list(zip(ranked, bands))
+    borderline = [t for t, b in zip(ranked, bands) if b == "borderline"]
+    middle = [t for t in ranked[1:-1] if t not in borderline[:3]][: max(0, 3 - len(borderline))]
+    chosen = set([ranked[0], ranked[-1], *borderline[:3], *middle])
+    headlines = [t for t in ranked if t in chosen]
     enter(page, headlines)
     wait_scored(page, len(headlines))
     assert {c["band"] for c in cards(page)} == {"neutral", "borderline", "sensational"}

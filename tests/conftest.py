@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -72,3 +75,28 @@ def sample_headlines() -> list[str]:
         "Ünïcödé headline — with “quotes” and emoji 🎉",
         "a",
     ]
+
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _run_module(args: list[str], timeout: int) -> None:
+    result = subprocess.run([sys.executable, "-m", *args], cwd=PROJECT_ROOT, capture_output=True,
+                            text=True, timeout=timeout)
+    assert result.returncode == 0, (
+        f"{' '.join(args)} exited {result.returncode}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+
+
+@pytest.fixture(scope="session")
+def full_models_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The models folder of one real ``make data`` + ``make train`` run on the full datasets
+    in HEADLINE_DATA_DIR, in a temporary folder (the repository's data/raw and models/ are
+    never touched). Only quality-gate tests use it; they skip without HEADLINE_DATA_DIR."""
+    if not os.environ.get("HEADLINE_DATA_DIR", "").strip():
+        pytest.skip("HEADLINE_DATA_DIR is not set: the quality gate trains on the full datasets "
+                    "in that folder (e.g. ../shared/datasets)")
+    root = tmp_path_factory.mktemp("quality-gate")
+    raw, models = root / "raw", root / "models"
+    _run_module(["training.datasets", "--raw-dir", str(raw)], timeout=600)
+    _run_module(["training.train", "--raw-dir", str(raw), "--models-dir", str(models)], timeout=1200)
+    return models

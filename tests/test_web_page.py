@@ -21,6 +21,7 @@ import re
 import sqlite3
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,10 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 MAX_CHARS = 80
 MAX_BATCH = 5
-SCREENSHOT = PROJECT_ROOT / "docs" / "screenshot.png"
+# The page with the full model's results, for the README (quality gate, which trains it), and
+# with the fixture model's, kept by every run (tests/artifacts/ is not in git).
+README_SCREENSHOT = PROJECT_ROOT / "docs" / "screenshot.png"
+FIXTURE_SCREENSHOT = PROJECT_ROOT / "tests" / "artifacts" / "page-fixture-model.png"
 CAT = "You Won't Believe What This Dog Did Next"
 PLAIN = "Parliament in Norway passes budget bill"
 SHOUT = "SHOCKING: The Mayor DESTROYS The Budget Debate!"
@@ -57,17 +61,25 @@ class Live:
     feedback_db: Path
 
 
-@pytest.fixture(scope="module")
-def live(models_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    db = tmp_path_factory.mktemp("web-feedback") / "feedback.sqlite3"
-    app = create_app(settings_for(models_root, feedback_db=db, max_headline_chars=MAX_CHARS,
-                                  max_batch=MAX_BATCH))
+@contextmanager
+def serving(models_root: Path, db: Path, **limits: Any) -> Iterator[Live]:
+    """The service on a free loopback port in a thread, for as long as the block lasts."""
+    app = create_app(settings_for(models_root, feedback_db=db, **limits))
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield Live(f"http://127.0.0.1:{server.server_port}/", db)
-    server.shutdown()
-    thread.join(timeout=10)
+    try:
+        yield Live(f"http://127.0.0.1:{server.server_port}/", db)
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def live(models_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    db = tmp_path_factory.mktemp("web-feedback") / "feedback.sqlite3"
+    with serving(models_root, db, max_headline_chars=MAX_CHARS, max_batch=MAX_BATCH) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -473,18 +485,19 @@ SCREENSHOT_CANDIDATES = [
 ]
 
 
-def test_screenshot_for_the_readme(browser: Browser, live: Live, scorer: HeadlineScorer) -> None:
-    page = open_page(browser, live, width=1280, height=900)
-    page.goto(live.url)
-    # Five headlines that show every band with the model being served (the fixture model):
-    # the least sensational, the most, and the three nearest the middle of the borderline band.
-    ranked = sorted(SCREENSHOT_CANDIDATES, key=lambda t: scorer.score(t, explain=False).score)
+def one_per_band(scorer: HeadlineScorer, candidates: list[str]) -> list[str]:
+    """Five candidates, least to most sensational, that show every band with this model: the
+    least and the most sensational and up to three borderline ones (or the next in line)."""
+    ranked = sorted(candidates, key=lambda t: scorer.score(t, explain=False).score)
     bands = [band_of(scorer.score(t, explain=False).score, scorer.threshold) for t in ranked]
     assert {"neutral", "borderline", "sensational"} <= set(bands), list(zip(ranked, bands))
     borderline = [t for t, b in zip(ranked, bands) if b == "borderline"]
     middle = [t for t in ranked[1:-1] if t not in borderline[:3]][: max(0, 3 - len(borderline))]
-    chosen = set([ranked[0], ranked[-1], *borderline[:3], *middle])
-    headlines = [t for t in ranked if t in chosen]
+    chosen = {ranked[0], ranked[-1], *borderline[:3], *middle}
+    return [t for t in ranked if t in chosen]
+
+
+def save_screenshot(page: Page, path: Path, headlines: list[str]) -> None:
     enter(page, headlines)
     wait_scored(page, len(headlines))
     assert {c["band"] for c in cards(page)} == {"neutral", "borderline", "sensational"}
@@ -492,12 +505,40 @@ def test_screenshot_for_the_readme(browser: Browser, live: Live, scorer: Headlin
     page.locator("#results mark.cue").nth(1).hover()  # one cue's contribution, as on hover
     bottom = page.evaluate("document.querySelector('#results').getBoundingClientRect().bottom "
                            "+ window.scrollY")
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    # The fixture model's version holds its training time: painted over (white), so that the
-    # picture, and git, change only when the page does.
-    page.screenshot(path=str(SCREENSHOT), full_page=True,
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # The model line names the version, which holds the training time: painted over (white),
+    # so the picture, and git, change only when the page or the scores do.
+    page.screenshot(path=str(path), full_page=True,
                     clip={"x": 0, "y": 0, "width": 1280, "height": math.ceil(bottom) + 16},
                     mask=[page.locator("#model-line")], mask_color="#ffffff")
-    assert SCREENSHOT.read_bytes().startswith(b"\x89PNG")
+    assert path.read_bytes().startswith(b"\x89PNG")
     assert page.uncaught == []  # type: ignore[attr-defined]
+
+
+def test_screenshot_with_results(browser: Browser, live: Live, scorer: HeadlineScorer) -> None:
+    page = open_page(browser, live, width=1280, height=900)
+    page.goto(live.url)
+    save_screenshot(page, FIXTURE_SCREENSHOT, one_per_band(scorer, SCREENSHOT_CANDIDATES))
     page.context.close()
+
+
+README_HEADLINES = [
+    "Council approves budget for new bridge after public consultation",
+    "Why the new bridge plan matters for your commute",
+    "Bridge plan: what we know so far",
+    "You Won't Believe What The Council Just Did With Your Money",
+    "SHOCKING: Mayor DESTROYS Critics In Furious Rant!",
+]
+
+
+@pytest.mark.quality_gate
+def test_readme_screenshot_with_the_full_model(browser: Browser, full_models_root: Path,
+                                               tmp_path: Path) -> None:
+    """docs/screenshot.png: the page as an editor sees it, scored by the model trained on the
+    full datasets, with the service's default limits."""
+    with serving(full_models_root, tmp_path / "feedback.sqlite3",
+                 max_headline_chars=1000, max_batch=1000) as server:
+        page = open_page(browser, server, width=1280, height=900)
+        page.goto(server.url)
+        save_screenshot(page, README_SCREENSHOT, README_HEADLINES)
+        page.context.close()

@@ -12,15 +12,14 @@ written or read answers 503 with the reason.
 from __future__ import annotations
 
 import csv
-import hmac
 import io
 import json
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from flask.blueprints import BlueprintSetupState
-from werkzeug.exceptions import NotFound
 
+from service.admin import admin_refusal
 from service.config import Settings
 from service.errors import ValidationError, error_response
 from service.feedback import COLUMNS, LABELS, FeedbackStore, FeedbackUnavailable
@@ -90,32 +89,6 @@ def add_feedback() -> Response:
     return response
 
 
-def _header_bytes(value: str) -> bytes:
-    # WSGI hands a header over as its bytes decoded as latin-1; encoding back gives the bytes
-    # sent, which are the token's UTF-8 bytes when the token is not ASCII.
-    try:
-        return value.encode("latin-1")
-    except UnicodeEncodeError:
-        return value.encode("utf-8", "surrogateescape")
-
-
-def _refuse_non_admin(settings: Settings) -> Response | None:
-    """404 when no admin token is configured (the route is hidden), 401 without the token,
-    None for the admin."""
-    if settings.admin_token is None:
-        raise NotFound()
-    scheme, _, given = request.headers.get("Authorization", "").strip().partition(" ")
-    # compare_digest takes as long whatever the first differing byte, so the response time
-    # does not tell an attacker how much of a guess is right.
-    if scheme.lower() == "bearer" and hmac.compare_digest(
-            _header_bytes(given.strip()), settings.admin_token.encode("utf-8")):
-        return None
-    response = error_response(401, "unauthorized", "this route needs the admin token "
-                              "(HEADLINE_ADMIN_TOKEN) as 'Authorization: Bearer <token>'")
-    response.headers["WWW-Authenticate"] = 'Bearer realm="headline-scorer admin"'
-    return response
-
-
 def _whole_number(name: str, default: int, minimum: int, maximum: int) -> int:
     raw = request.args.get(name)
     if raw is None:
@@ -139,8 +112,7 @@ def _csv(records: list[dict[str, Any]]) -> str:
 
 @blueprint.get("/v1/feedback")
 def list_feedback() -> Response:
-    settings: Settings = current_app.config["SETTINGS"]
-    refused = _refuse_non_admin(settings)
+    refused = admin_refusal()
     if refused is not None:
         return refused
     unknown = sorted(set(request.args) - {"format", "limit", "after_id"})

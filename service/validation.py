@@ -80,6 +80,8 @@ def read_json_object() -> dict[str, Any]:
                        ) from None
     except RecursionError:
         raise ApiError(400, "malformed_json", "the body's JSON is nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer longer than Python converts (4300 digits)
+        raise ApiError(400, "malformed_json", f"the body's JSON cannot be read: {exc}") from None
     if not isinstance(body, dict):
         raise ValidationError("wrong_type", f"the body must be a JSON object, got {json_type(body)}",
                               None)

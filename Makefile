@@ -70,9 +70,10 @@ bench: data $(MODEL)
 	$(PY) benchmarks/bench_dask.py
 
 # 32 clients for 60 s of mixed single and batch requests against gunicorn -> benchmarks/LOADTEST.md
+# make loadtest LOADTEST_ARGS="--duration 20 --reloads 4"
 loadtest: data $(MODEL)
 	@$(WRK_CHECK)
-	$(PY) benchmarks/loadtest.py
+	$(PY) benchmarks/loadtest.py $(LOADTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) data/raw data/bench

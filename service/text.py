@@ -56,11 +56,8 @@ def split_tsv_line(line: str) -> list[str]:
 
 def words_in_caps(text: str) -> list[str]:
     """Letters-only words of two or more letters written entirely in capitals, in order."""
-    return [
-        word
-        for m in _WORD.finditer(text)
-        if (word := m.group(0)).isupper() and sum(ch.isalpha() for ch in word) >= 2
-    ]
+    return [word for word in _WORD.findall(text)
+            if word.isupper() and sum(ch.isalpha() for ch in word) >= 2]
 
 
 def is_all_caps_text(text: str) -> bool:
@@ -140,11 +137,12 @@ class StyleFeatures(NamedFeatures):
 
     def shouted_words(self, text: str) -> list[str]:
         """The capitalised words of ``text`` that are shouting rather than acronyms."""
-        if is_all_caps_text(text) and len(words_in_caps(text)) > 1:
+        capitalised = words_in_caps(text)
+        if len(capitalised) > 1 and is_all_caps_text(text):
             # A headline set wholly in capitals is a typographic choice, read as such.
-            return words_in_caps(text)
+            return capitalised
         shouted = []
-        for word in words_in_caps(text):
+        for word in capitalised:
             key = word.lower()
             if key in self.ordinary_words_ or (
                 key not in self.acronyms_ and len(key) >= self.min_unknown_length
@@ -184,6 +182,8 @@ _DIGIT = re.compile(r"\d")
 _TEASER_ENDING = re.compile(r"(:|\.\.\.|…)\s*$")
 _QUOTE_MARK = re.compile(r"[\"“”]")
 _LENGTH_BANDS = ((1, 1), (2, 2), (3, 3), (4, 5), (6, 7), (8, 9), (10, 12), (13, 16), (17, 10**9))
+# The one-hot length-band columns of a headline of n words (n above the table: the last row).
+_BAND_ROWS = [[1.0 if low <= n <= high else 0.0 for low, high in _LENGTH_BANDS] for n in range(18)]
 
 PHRASING_FEATURES: tuple[str, ...] = (
     "headline length (words)", "very short headline", "starts with a number", "has a number",
@@ -216,16 +216,17 @@ class PhrasingFeatures(NamedFeatures):
             1.0 if n <= 3 else 0.0,
             1.0 if _LEADING_NUMBER.match(lower) else 0.0,
             1.0 if _DIGIT.search(lower) else 0.0,
-            1.0 if any(w in _SECOND_PERSON for w in words) else 0.0,
+            0.0 if _SECOND_PERSON.isdisjoint(words) else 1.0,
             1.0 if words and words[0] in _TEASER_OPENINGS else 0.0,
             1.0 if _TEASER_ENDING.search(text) else 0.0,
             1.0 if _QUOTE_MARK.search(text) else 0.0,
             float(min(sum(w in _HYPE_WORDS for w in words), 2)),
             1.0 if _LABEL_PREFIX.match(text) else 0.0,
         ]
-        values += [1.0 if low <= n <= high else 0.0 for low, high in _LENGTH_BANDS]
+        values += _BAND_ROWS[min(n, 17)]
         values.append(min(len(text), 200) / 50.0)
-        return [self.scale * v for v in values]
+        scale = self.scale
+        return [scale * v for v in values]
 
 
 # Tokens marking where a headline starts and ends, so word bigrams see its first and last word.

@@ -37,9 +37,10 @@ data: $(STAMP)
 train: data
 	$(PY) -m training.train $(TRAIN_ARGS)
 
-# Search hyperparameters on the training parts (HEADLINE_DASK_SCHEDULER=local|tcp://... for Dask).
+# Search hyperparameters on the training parts (HEADLINE_DASK_SCHEDULER=local|tcp://... for Dask);
+# ABLATION=1 measures the variants of training/ablation.toml instead (for the model card).
 tune: data
-	$(PY) -m training.tune
+	$(PY) -m training.tune $(if $(ABLATION),--ablation)
 
 # Train only when no model exists yet.
 $(MODEL):

@@ -9,6 +9,7 @@ Calibration and the threshold come from out-of-fold scores on the training parts
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -210,6 +211,18 @@ def cross_validated_logits(parts: list[Part], target: Part, config: ModelConfig,
 
 # ---------------------------------------------------------------------------------- main
 
+ABLATION_REPORT = PROJECT_ROOT / "reports" / "ablation.json"
+
+
+def matching_ablation(config: ModelConfig, path: Path = ABLATION_REPORT) -> dict | None:
+    """The ablation report of ``make tune ABLATION=1`` when it was run against ``config``."""
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    return report if report.get("config") == json.loads(json.dumps(asdict(config))) else None
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="headline-train", description=__doc__.split("\n")[0])
     parser.add_argument("--data", action="append", type=Path, default=[],
@@ -317,9 +330,10 @@ def train(args: argparse.Namespace) -> Path:
             "training_seconds": round(steps.total(), 1),
         }
         test_sets = {p.train.name: p.test for p in parts if p.test is not None}
+        ablation = matching_ablation(config)
         directory = write_model(
             pipeline, manifest, metrics, args.models_dir,
-            write_extras=lambda d: write_report(d, pipeline, manifest, metrics, test_sets),
+            write_extras=lambda d: write_report(d, pipeline, manifest, metrics, test_sets, ablation),
         )
         print(f"    {directory}")
     print_metrics_table(metrics)

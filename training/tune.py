@@ -50,6 +50,7 @@ from training.split import fold_ids
 from training.train import Part, load_sources, split_sources
 
 GRID_PATH = Path(__file__).with_name("tune_grid.toml")
+ABLATION_PATH = Path(__file__).with_name("ablation.toml")
 REPORTS_DIR = PROJECT_ROOT / "reports"
 TUNE_FOLDS = 3
 
@@ -79,15 +80,20 @@ def load_grid(path: Path = GRID_PATH) -> list[dict]:
 
 
 def apply_overrides(base: ModelConfig, overrides: dict) -> ModelConfig:
-    """``base`` with ``overrides``; keys ``weight.<dataset>`` set one dataset's weight."""
-    weights = dict(base.dataset_weights)
-    plain = {}
+    """``base`` with ``overrides``; keys ``weight.<dataset>`` set one dataset's weight (on top
+    of ``dataset_weights`` when that is overridden too); ``name`` is a label, not a setting."""
+    plain = {k: v for k, v in overrides.items() if not k.startswith("weight.") and k != "name"}
+    weights = dict(plain.pop("dataset_weights", base.dataset_weights))
     for key, value in overrides.items():
         if key.startswith("weight."):
             weights[key.removeprefix("weight.")] = float(value)
-        else:
-            plain[key] = value
     return replace(base, **plain, dataset_weights=weights)
+
+
+def load_ablation(path: Path = ABLATION_PATH) -> list[dict]:
+    """The ablation's variants, in order: each a name and overrides of the model config."""
+    with path.open("rb") as handle:
+        return tomllib.load(handle)["variant"]
 
 
 def _fold_job(train_sets: list[LabelledSet], held_sets: list[LabelledSet], config: ModelConfig,
@@ -192,8 +198,9 @@ def joblib_backend() -> Iterator[str]:
 
 
 def run_search(parts: list[Part], base: ModelConfig, candidates: list[dict], n_folds: int,
-               n_jobs: int) -> list[dict]:
-    """Score every candidate; return rows sorted best first (largest worst-margin)."""
+               n_jobs: int, rank: bool = True) -> list[dict]:
+    """Score every candidate; return rows sorted best first (largest worst-margin), or in
+    the candidates' order when ``rank`` is False."""
     configs = [apply_overrides(base, c) for c in candidates]
     all_jobs, all_masks, spans = [], [], []
     for config in configs:
@@ -208,7 +215,8 @@ def run_search(parts: list[Part], base: ModelConfig, candidates: list[dict], n_f
         m = margins(metrics)
         rows.append({"overrides": overrides, "config": asdict(config), "metrics": metrics,
                      "margins": m, "worst_margin": min(m.values()) if m else float("-inf")})
-    rows.sort(key=lambda r: -r["worst_margin"])
+    if rank:
+        rows.sort(key=lambda r: -r["worst_margin"])
     return rows
 
 
@@ -243,6 +251,45 @@ def write_tables(rows: list[dict], out_dir: Path, backend: str, seconds: float, 
     return path
 
 
+def write_ablation(rows: list[dict], base: ModelConfig, out_dir: Path, backend: str,
+                   seconds: float, folds: int) -> Path:
+    """reports/ablation.{json,md}: each variant's out-of-fold figures, for the model card.
+    The JSON records the model config it was run against, so ``make train`` only shows it
+    for that config."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    table = ablation_table(rows)
+    (out_dir / "ablation.json").write_text(json.dumps(
+        {"config": asdict(base), "backend": backend, "seconds": round(seconds, 1),
+         "folds": folds, "table": table,
+         "rows": [{"name": r["overrides"].get("name"), "metrics": r["metrics"]} for r in rows]},
+        indent=2) + "\n")
+    path = out_dir / "ablation.md"
+    path.write_text(f"# Ablation\n\nWritten by `make tune ABLATION=1` ({len(rows)} variants x "
+                    f"{folds} folds inside the training parts, {backend}, {seconds:.0f} s); test "
+                    "parts are never read.\n\n" + table + "\n")
+    return path
+
+
+ABLATION_COLUMNS = [("chakraborty2016 F1", "chakraborty2016.f1"),
+                    ("Webis ROC-AUC", "webis-clickbait-17.roc_auc"),
+                    ("Webis F1", "webis-clickbait-17.f1"),
+                    ("Webis MSE", "webis-clickbait-17.mse_truth_mean"),
+                    ("Webis ECE", "webis-clickbait-17.ece"),
+                    ("horne2017 ROC-AUC", "horne2017.roc_auc"),
+                    ("casing gap", "probes.casing_gap"),
+                    ("shouting rise", "probes.shouting_rise")]
+
+
+def ablation_table(rows: list[dict]) -> str:
+    """Markdown table: one row per variant, the targets' metrics as columns."""
+    lines = ["| variant | " + " | ".join(name for name, _ in ABLATION_COLUMNS) + " |",
+             "|" + "---|" * (len(ABLATION_COLUMNS) + 1)]
+    for row in rows:
+        cells = [_fmt(row["metrics"], path) for _, path in ABLATION_COLUMNS]
+        lines.append(f"| {row['overrides'].get('name', '?')} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="headline-tune", description=__doc__.split("\n")[0])
     parser.add_argument("--grid", type=Path, default=GRID_PATH)
@@ -252,21 +299,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPORTS_DIR)
     parser.add_argument("--folds", type=int, default=TUNE_FOLDS)
     parser.add_argument("--jobs", type=int, default=-1)
+    parser.add_argument("--ablation", action="store_true",
+                        help="run the variants of training/ablation.toml instead of the grid")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     try:
         base = ModelConfig.load(args.config) if args.config else ModelConfig.load()
         specs = load_manifest(args.manifest) if args.manifest else load_manifest()
         parts = split_sources(load_sources(specs, args.raw_dir, [], []))
-        candidates = load_grid(args.grid)
-        print(f"tuning {len(candidates)} candidates x {args.folds} folds on the training parts",
-              flush=True)
+        candidates = load_ablation() if args.ablation else load_grid(args.grid)
+        print(f"{'ablation' if args.ablation else 'tuning'}: {len(candidates)} candidates x "
+              f"{args.folds} folds on the training parts", flush=True)
         with joblib_backend() as backend:
             print(f"running on {backend}", flush=True)
-            rows = run_search(parts, base, candidates, args.folds, args.jobs)
+            rows = run_search(parts, base, candidates, args.folds, args.jobs,
+                              rank=not args.ablation)
     except DataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    if args.ablation:
+        path = write_ablation(rows, base, args.out, backend, time.perf_counter() - started,
+                              args.folds)
+        print(path.read_text())
+        return 0
     path = write_tables(rows, args.out, backend, time.perf_counter() - started, args.folds)
     best = rows[0]
     print(path.read_text())

@@ -110,6 +110,61 @@ def _probe_lines(probes: dict) -> str:
                                 "neutral headlines (small datasets are only cross-validated).")
 
 
+def _model_description(hyper: dict) -> str:
+    """What the pipeline is, read from its hyperparameters."""
+    parts = []
+    if hyper["use_word"]:
+        extras = [x for x, on in (("between start and end markers", hyper["word_bounds"]),
+                                  ("with tone punctuation as tokens", hyper["word_punctuation"]))
+                  if on]
+        parts.append(f"lower-cased word n-grams (1-{hyper['word_ngram_max']}"
+                     + (", " + ", ".join(extras) if extras else "") + ")")
+    if hyper["use_char"]:
+        parts.append(f"lower-cased character n-grams inside words "
+                     f"({hyper['char_ngram_min']}-{hyper['char_ngram_max']})")
+    named = []
+    if hyper["use_style"]:
+        named.append("style features (shouted ALL-CAPS words, exclamation marks, question marks)")
+    if hyper.get("use_phrasing"):
+        named.append("phrasing features (length, numbers, addressing the reader, teaser "
+                     "openings and endings, quote marks, hype words, a 'LABEL:' prefix)")
+    text = ("A scikit-learn Pipeline: " + " and ".join(parts) + ", TF-IDF"
+            + (", plus named " + " and ".join(named) if named else "")
+            + f", into one logistic regression (C = {hyper['C']}). Dataset weights: "
+            + ", ".join(f"{k} {v}" for k, v in hyper["dataset_weights"].items()) + ".")
+    if hyper["soft_targets"]:
+        text += " Webis-Clickbait-17 rows are fitted against their mean annotator judgment."
+    if hyper.get("label_smoothing"):
+        text += " Labels smoothed towards 0.5: " + ", ".join(
+            f"{k} by {v}" for k, v in hyper["label_smoothing"].items()) + "."
+    return text + " Every cue the service returns is a feature's exact contribution to the log-odds."
+
+
+def _calibration_description(hyper: dict, calibration: dict | None, metrics: dict) -> str:
+    if not calibration:
+        return "The score is the logistic regression's own probability."
+    share = hyper.get("calibration_class_share", 1.0)
+    target = ("their classes" if share >= 1 else
+              f"a mix of their class ({share:.0%}) and their mean annotator judgment "
+              f"({1 - share:.0%})")
+    text = (f"The score is Platt-scaled (logit' = {calibration['a']:.3f} x logit "
+            f"{calibration['b']:+.3f}) on the out-of-fold scores of "
+            f"{', '.join(hyper['calibrate_on'])} against {target}, folded into the "
+            "classifier's coefficients.")
+    for name in hyper["calibrate_on"]:
+        m = metrics["datasets"].get(name)
+        if m:
+            text += (f" On {name}'s test part the expected calibration error is {m['ece']:.3f}: "
+                     f"there, a score of 0.3 means that about 3 in 10 such headlines were judged "
+                     "sensational.")
+    others = [f"{n} {m['ece']:.3f}" for n, m in metrics["datasets"].items()
+              if n not in hyper["calibrate_on"]]
+    if others:
+        text += (" It is not calibrated for the other datasets, whose labels follow their source "
+                 "(ECE " + ", ".join(others) + ").")
+    return text
+
+
 def write_report(directory: Path, pipeline: Pipeline, manifest: dict, metrics: dict,
                  test_sets: dict[str, LabelledSet], ablation: dict | None = None) -> None:
     """Write MODEL_CARD.md and roc.png, reliability.png, histograms.png into ``directory``.
@@ -139,16 +194,7 @@ def write_report(directory: Path, pipeline: Pipeline, manifest: dict, metrics: d
         + ", ".join(f"{k} {v}" for k, v in full["libraries"].items())
         + f". Trained in {manifest['training_seconds']} s by `make train`.",
         "## Intended use", INTENDED_USE,
-        "## Model",
-        "A scikit-learn Pipeline: lower-cased word n-grams "
-        f"(1-{hyper['word_ngram_max']}) and character n-grams inside words "
-        f"({hyper['char_ngram_min']}-{hyper['char_ngram_max']}), both TF-IDF, plus named style "
-        "features (shouted ALL-CAPS words, exclamation marks, question marks), into one "
-        f"logistic regression (C = {hyper['C']}). Dataset weights: "
-        + ", ".join(f"{k} {v}" for k, v in hyper["dataset_weights"].items())
-        + (". Webis-Clickbait-17 rows are fitted against their mean annotator judgment "
-           "(truthMean)." if hyper["soft_targets"] else ".")
-        + " Every cue the service returns is a feature's exact contribution to the log-odds.",
+        "## Model", _model_description(hyper),
         "## Data", "\n".join(data_rows),
         "## Metrics",
         "Each dataset evaluated by `split` keeps a 20% test part chosen by a hash of the "
@@ -162,11 +208,7 @@ def write_report(directory: Path, pipeline: Pipeline, manifest: dict, metrics: d
         _probe_lines(probes),
         "## Threshold and calibration",
         f"Threshold {manifest['threshold']:.3f}: it {manifest['threshold_rule']}. "
-        + (f"The score is Platt-scaled (logit' = {calibration['a']:.3f} x logit "
-           f"{calibration['b']:+.3f}) on the out-of-fold scores of "
-           f"{', '.join(hyper['calibrate_on'])}, folded into the classifier's coefficients, "
-           "so a score of 0.3 means roughly 3 in 10 such headlines were judged clickbait."
-           if calibration else "The score is the logistic regression's own probability."),
+        + _calibration_description(hyper, calibration, metrics),
     ]
     sections.append("## Ablation")
     if ablation is not None:

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from service.artifact import ModelArtifact, load_model
 from service.scorer import HeadlineScorer
 from tests.fixture_headlines import make_headlines, write_fixture_config, write_fixture_datasets
+from tests.gunicorn_server import Server, server_pool
 from training.train import main as train_main
 
 
@@ -100,3 +102,18 @@ def full_models_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _run_module(["training.datasets", "--raw-dir", str(raw)], timeout=600)
     _run_module(["training.train", "--raw-dir", str(raw), "--models-dir", str(models)], timeout=1200)
     return models
+
+
+@pytest.fixture(scope="module")
+def server_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Server]]:
+    """Starts real gunicorn servers (tests/gunicorn_server.py) shared by a test module; all
+    stopped after it. ``server_factory(models_root, wait=True, **environment)``."""
+    with server_pool(tmp_path_factory) as start:
+        yield start
+
+
+@pytest.fixture
+def start_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Server]]:
+    """As ``server_factory``, for one test: its servers are stopped when it ends."""
+    with server_pool(tmp_path_factory) as start:
+        yield start

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.test_gunicorn import Server, server_factory  # noqa: F401  (the fixture)
+from tests.gunicorn_server import Server
 
 TOKEN = "gunicorn-admin-token"
 POSTS = 200
@@ -24,7 +24,7 @@ def feedback_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def server(server_factory: Callable[..., Server], models_root: Path,  # noqa: F811
+def server(server_factory: Callable[..., Server], models_root: Path,
            feedback_db: Path) -> Server:
     server = server_factory(models_root, HEADLINE_FEEDBACK_DB=str(feedback_db),
                             HEADLINE_ADMIN_TOKEN=TOKEN, HEADLINE_FEEDBACK_BUSY_MS="300")

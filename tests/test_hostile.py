@@ -22,7 +22,7 @@ import requests
 
 from service.config import Settings
 from service.scorer import HeadlineScorer
-from tests.test_gunicorn import Server, _environment
+from tests.gunicorn_server import Server, gunicorn_environment
 
 FIFTY_MB = 50 * 1024 * 1024
 MAX_BODY = Settings.max_body_bytes  # the defaults: what a production server runs with
@@ -34,7 +34,7 @@ JSON = {"Content-Type": "application/json"}
 @pytest.fixture(scope="module")
 def server(models_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     directory = tmp_path_factory.mktemp("hostile")
-    server = Server(_environment(models_root, directory, MAX_BODY_BYTES=str(MAX_BODY),
+    server = Server(gunicorn_environment(models_root, directory, MAX_BODY_BYTES=str(MAX_BODY),
                                  WORKERS="2"), directory)
     try:
         server.wait_ready()

@@ -19,7 +19,7 @@ import shutil
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,7 +51,7 @@ from service.loaded_model import (
     reload_in_master,
 )
 from service.scorer import HeadlineScorer
-from tests.test_gunicorn import Server, _environment, _metric
+from tests.gunicorn_server import Server, metric_value
 
 TOKEN = "test-admin-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -360,22 +360,6 @@ class Load:
             return [o for o in self.outcomes if moment < o.started and o.ended < until]
 
 
-@pytest.fixture
-def start_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Server]]:
-    started: list[Server] = []
-
-    def start(models: Path, **overrides: str) -> Server:
-        directory = tmp_path_factory.mktemp("gunicorn")
-        server = Server(_environment(models, directory, **overrides), directory)
-        started.append(server)
-        server.wait_ready()
-        return server
-
-    yield start
-    for server in started:
-        server.kill()
-
-
 def wait_for_log(server: Server, message: str, timeout: float = 60.0, **fields: str) -> dict[str, Any]:
     """The first JSON log line with this message and these fields, waiting for it."""
     deadline = time.monotonic() + timeout
@@ -442,6 +426,6 @@ def test_reload_twice_under_load_without_a_failed_request(
     assert {o.version for o in phase_three} == {third}
     assert requests.get(server.url("/v1/model"), timeout=10).json()["version"] == third
     metrics = requests.get(server.url("/metrics"), timeout=10).text
-    assert _metric(metrics, "headline_scorer_model_info", version=third) == 1
-    assert _metric(metrics, "headline_scorer_model_info", version=second) == 0
+    assert metric_value(metrics, "headline_scorer_model_info", version=third) == 1
+    assert metric_value(metrics, "headline_scorer_model_info", version=second) == 0
     assert {o.kind for o in phase_two} == {o.kind for o in phase_three} == {"single", "batch"}

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.test_gunicorn import Server, _environment
+from tests.gunicorn_server import Server, finish_request, half_sent_request
 from tests.test_reload import Load
 
 GRACEFUL_TIMEOUT = 10
@@ -30,45 +29,6 @@ CAT = "You Will Not Believe What This Cat Did"
 # What a client may see of a request no worker had taken when the listener closed.
 NOT_TAKEN = ("ConnectionRefusedError", "Connection refused", "ConnectionResetError",
              "Connection reset by peer")
-
-
-@pytest.fixture
-def start_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Server]]:
-    started: list[Server] = []
-
-    def start(models: Path, **overrides: str) -> Server:
-        directory = tmp_path_factory.mktemp("shutdown")
-        settings = {"GRACEFUL_TIMEOUT": str(GRACEFUL_TIMEOUT), "WORKERS": "2", **overrides}
-        server = Server(_environment(models, directory, **settings), directory)
-        started.append(server)
-        server.wait_ready()
-        return server
-
-    yield start
-    for server in started:
-        server.kill()
-
-
-def half_sent(server: Server) -> tuple[socket.socket, bytes]:
-    """A score request with half its body sent: the worker that takes it waits for the rest."""
-    body = json.dumps({"headline": CAT}).encode()
-    connection = socket.create_connection(("127.0.0.1", server.port), timeout=30)
-    connection.sendall(b"POST /v1/score HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
-                       + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body[:10])
-    return connection, body[10:]
-
-
-def finish(connection: socket.socket, rest: bytes) -> bytes:
-    try:
-        connection.sendall(rest)
-        answer = b""
-        while chunk := connection.recv(65536):
-            answer += chunk
-        return answer
-    except OSError as exc:
-        return repr(exc).encode()
-    finally:
-        connection.close()
 
 
 def taken_by_workers(server: Server, timeout: float = 10.0) -> None:
@@ -94,11 +54,12 @@ def _accept_queue_length(port: int) -> int:
 @pytest.mark.parametrize("threads", ["1", "4"], ids=["sync workers", "gthread workers"])
 def test_sigterm_under_load_finishes_the_requests_in_flight(
         start_server: Callable[..., Server], models_root: Path, threads: str) -> None:
-    server = start_server(models_root, THREADS=threads)
+    server = start_server(models_root, THREADS=threads, WORKERS="2",
+                          GRACEFUL_TIMEOUT=str(GRACEFUL_TIMEOUT))
     # Requests that stay in flight: one of the two sync workers is held by one (the other
     # serves the load); gthread workers hold four among their eight threads.
     in_flight_count = 1 if threads == "1" else 4
-    in_flight = [half_sent(server) for _ in range(in_flight_count)]
+    in_flight = [half_sent_request(server) for _ in range(in_flight_count)]
     taken_by_workers(server)
     # Keep-alive off: an idle kept-alive connection that a stopping gthread worker closes just as
     # the client reuses it is HTTP/1.1's known race, not a request the server took and dropped.
@@ -107,7 +68,7 @@ def test_sigterm_under_load_finishes_the_requests_in_flight(
         stopped_at = time.monotonic()
         server.process.send_signal(signal.SIGTERM)
         time.sleep(1.0)  # the workers are stopping; the requests in flight are still unfinished
-        answers = [finish(connection, rest) for connection, rest in in_flight]
+        answers = [finish_request(connection, rest) for connection, rest in in_flight]
         returncode = server.process.wait(timeout=GRACEFUL_TIMEOUT + 20)
         exited_after = time.monotonic() - stopped_at
         time.sleep(0.5)
@@ -136,8 +97,8 @@ def test_sigterm_under_load_finishes_the_requests_in_flight(
 
 def test_a_request_that_never_finishes_does_not_hold_the_shutdown(
         start_server: Callable[..., Server], models_root: Path) -> None:
-    server = start_server(models_root, GRACEFUL_TIMEOUT="3")
-    connection, _ = half_sent(server)  # its body never comes
+    server = start_server(models_root, WORKERS="2", GRACEFUL_TIMEOUT="3")
+    connection, _ = half_sent_request(server)  # its body never comes
     taken_by_workers(server)
     stopped_at = time.monotonic()
     server.process.send_signal(signal.SIGTERM)

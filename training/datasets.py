@@ -22,6 +22,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from service.artifact import sha256_of as sha256_file
 from service.text import normalise_text
 from training.loaders import DataError, LabelledSet, read_lines, read_table, read_webis
 
@@ -63,14 +64,6 @@ def load_manifest(path: Path = MANIFEST_PATH) -> list[DatasetSpec]:
     except (OSError, json.JSONDecodeError) as exc:
         raise DataError(f"{path}: cannot read the dataset manifest ({exc})") from exc
     return [DatasetSpec.from_dict(entry) for entry in document["datasets"]]
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _log(message: str) -> None:

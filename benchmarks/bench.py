@@ -50,6 +50,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: python benchmarks/bench.py
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.wrk_lua import WRK_DONE_AS_JSON  # noqa: E402
 from service.artifact import git_commit, load_model  # noqa: E402
 from service.scorer import HeadlineScorer  # noqa: E402
 from service.text import normalise_text  # noqa: E402
@@ -238,18 +239,7 @@ function request()
   return wrk.format(nil, nil, nil, bodies[(counter % #bodies) + 1])
 end
 
-function done(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    '\n{"requests": %d, "duration_us": %d, "bytes": %d, ' ..
-    '"errors": {"connect": %d, "read": %d, "write": %d, "status": %d, "timeout": %d}, ' ..
-    '"latency_us": {"p50": %d, "p90": %d, "p99": %d, "max": %d, "mean": %.1f}}\n',
-    summary.requests, summary.duration, summary.bytes,
-    e.connect, e.read, e.write, e.status, e.timeout,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max,
-    latency.mean))
-end
-"""
+""" + WRK_DONE_AS_JSON
 
 
 def free_port() -> int:

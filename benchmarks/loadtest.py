@@ -45,6 +45,7 @@ if str(ROOT) not in sys.path:  # run as a script: python benchmarks/loadtest.py
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench import children_of, load_headlines, machine, versions  # noqa: E402
+from benchmarks.wrk_lua import WRK_DONE_AS_JSON  # noqa: E402
 from service.artifact import git_commit, load_model, point_current_at, write_model  # noqa: E402
 from service.config import Settings  # noqa: E402
 
@@ -80,18 +81,7 @@ function request()
   return wrk.format(nil, paths[i], nil, bodies[i])
 end
 
-function done(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    '\n{"requests": %d, "duration_us": %d, "bytes": %d, ' ..
-    '"errors": {"connect": %d, "read": %d, "write": %d, "status": %d, "timeout": %d}, ' ..
-    '"latency_us": {"p50": %d, "p90": %d, "p99": %d, "max": %d, "mean": %.1f}}\n',
-    summary.requests, summary.duration, summary.bytes,
-    e.connect, e.read, e.write, e.status, e.timeout,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max,
-    latency.mean))
-end
-"""
+""" + WRK_DONE_AS_JSON
 
 
 def request_mix(headlines: list[str], batch_share: float, batch_size: int, lines: int = 2000

@@ -17,7 +17,9 @@ from collections.abc import Mapping
 from importlib import import_module
 from typing import Any
 
+import orjson
 from flask import Flask, Response, g, request
+from flask.json.provider import DefaultJSONProvider
 
 from service import openapi
 from service.config import Settings
@@ -61,6 +63,22 @@ def _settings_from(config: Settings | Mapping[str, Any] | None) -> Settings:
     return settings
 
 
+class FastJSONProvider(DefaultJSONProvider):
+    """JSON responses by orjson: the same documents (UTF-8 text, fields in the order built,
+    shortest round-trip floats), several times faster to encode than the standard library,
+    which matters for a batch of a thousand results. Types orjson does not know go through
+    Flask's own conversions."""
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        return orjson.dumps(obj, default=self.default).decode()
+
+    def response(self, *args: Any, **kwargs: Any) -> Response:
+        obj = self._prepare_response_obj(args, kwargs)
+        return self._app.response_class(
+            orjson.dumps(obj, default=self.default, option=orjson.OPT_APPEND_NEWLINE),
+            mimetype=self.mimetype)
+
+
 def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     """Build the scoring service.
 
@@ -71,12 +89,11 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     configure_logging(settings.log_level)
 
     app = Flask("service")
+    app.json = FastJSONProvider(app)
     app.config["SETTINGS"] = settings
     # Werkzeug refuses a larger body from its Content-Length before reading it, and stops a
     # chunked body at this many bytes (413 either way).
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    app.json.sort_keys = False  # keep the documented field order
-    app.json.ensure_ascii = False  # UTF-8 text, not \u escapes
     register_error_handlers(app)
 
     metrics = ServiceMetrics()

@@ -26,6 +26,7 @@ that a worker has died, so its live gauges stop counting.
 from __future__ import annotations
 
 import atexit
+import gc
 import glob
 import os
 import shutil
@@ -112,6 +113,13 @@ def on_reload(server: Any) -> None:
             server.kill_worker(pid, signal.SIGTERM)
 
     reload_in_master(server.app.wsgi(), before_publishing=stop_old_workers)
+
+
+def pre_fork(server: Any, worker: Any) -> None:
+    # The preloaded model is hundreds of thousands of long-lived objects. Frozen, the workers'
+    # garbage collector never walks them (less time per collection) and never writes to their
+    # pages (they stay shared with the master instead of being copied into every worker).
+    gc.freeze()
 
 
 def post_worker_init(worker: Any) -> None:

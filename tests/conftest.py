@@ -27,14 +27,16 @@ def fixture_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def train_fixture_model(fixture_data: Path, models_dir: Path) -> int:
-    """Run the real training CLI on the fixture datasets; returns its exit code."""
+def train_fixture_model(fixture_data: Path, models_dir: Path, *extra: str) -> int:
+    """Run the real training CLI on the fixture datasets (with ``extra`` arguments); returns
+    its exit code."""
     return train_main([
         "--raw-dir", str(fixture_data / "raw"),
         "--manifest", str(fixture_data / "datasets.json"),
         "--config", str(fixture_data / "model_config.toml"),
         "--models-dir", str(models_dir),
         "--jobs", "1",
+        *extra,
     ])
 
 

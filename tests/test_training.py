@@ -13,6 +13,7 @@ import pytest
 from sklearn.pipeline import Pipeline
 
 from service.artifact import CURRENT_LINK, ModelArtifact, load_model
+from tests.conftest import train_fixture_model
 from tests.fixture_headlines import make_headlines
 from training import model, split
 from training import train as train_module
@@ -24,17 +25,6 @@ from training.train import main as train_main
 CLASSIFICATION_METRICS = ("n", "positives", "accuracy", "precision", "recall", "f1", "roc_auc",
                           "brier", "ece", "confusion")
 UNIQUE_TOKEN_ROWS = 80
-
-
-def train(fixture_data: Path, models_dir: Path, *extra: str) -> int:
-    return train_main([
-        "--raw-dir", str(fixture_data / "raw"),
-        "--manifest", str(fixture_data / "datasets.json"),
-        "--config", str(fixture_data / "model_config.toml"),
-        "--models-dir", str(models_dir),
-        "--jobs", "1",
-        *extra,
-    ])
 
 
 def write_user_csv(path: Path, pairs: list[tuple[str, int]]) -> Path:
@@ -81,7 +71,7 @@ def with_user_data(fixture_data: Path, tmp_path_factory: pytest.TempPathFactory)
     with pytest.MonkeyPatch.context() as patch:  # --jobs 1 fits in this process
         patch.setattr(train_module, "fit_pipeline", fit_pipeline)
         patch.setattr(train_module, "decision_logits", decision_logits)
-        assert train(fixture_data, run.models, "--data", str(path)) == 0
+        assert train_fixture_model(fixture_data, run.models, "--data", str(path)) == 0
     return run
 
 
@@ -96,7 +86,7 @@ def held_out_texts(fixture_data: Path, run: UserDataRun) -> set[str]:
 
 def test_two_trainings_give_identical_scores(artifact: ModelArtifact, fixture_data: Path,
                                              tmp_path: Path, sample_headlines: list[str]) -> None:
-    assert train(fixture_data, tmp_path) == 0
+    assert train_fixture_model(fixture_data, tmp_path) == 0
     again = load_model(tmp_path, tmp_path)
     assert np.array_equal(again.pipeline.predict_proba(sample_headlines),
                           artifact.pipeline.predict_proba(sample_headlines))
@@ -146,7 +136,7 @@ def test_user_data_is_added_to_the_default_datasets(with_user_data: UserDataRun,
 def test_only_data_trains_on_the_user_file_alone(fixture_data: Path, tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     path = write_user_csv(tmp_path / "mine.csv", make_headlines(60, seed=3))
-    assert train(fixture_data, tmp_path / "models", "--only-data", "--data", str(path)) == 0
+    assert train_fixture_model(fixture_data, tmp_path / "models", "--only-data", "--data", str(path)) == 0
     model = load_model(tmp_path / "models", tmp_path / "models")
     assert [d["name"] for d in model.manifest["datasets"]] == ["mine"]
     metrics = model.manifest["metrics"]
@@ -157,7 +147,7 @@ def test_only_data_trains_on_the_user_file_alone(fixture_data: Path, tmp_path: P
     assert "Not measured" in (model.directory / "MODEL_CARD.md").read_text()
     assert "mine" in capsys.readouterr().out
 
-    assert train(fixture_data, tmp_path / "models", "--only-data") == 1
+    assert train_fixture_model(fixture_data, tmp_path / "models", "--only-data") == 1
     assert "--only-data needs at least one --data file" in capsys.readouterr().err
 
 
@@ -207,7 +197,7 @@ def test_the_model_card_and_plots_are_written(artifact: ModelArtifact) -> None:
 
 def test_training_prints_its_steps_summary_and_metrics_table(
         fixture_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert train(fixture_data, tmp_path, "--only-data", "--data",
+    assert train_fixture_model(fixture_data, tmp_path, "--only-data", "--data",
                  str(write_user_csv(tmp_path / "mine.csv", make_headlines(30, seed=4)))) == 0
     out = capsys.readouterr().out
     assert "==> Loading datasets" in out and "done in" in out
@@ -236,7 +226,7 @@ def test_bad_user_data_exits_1_naming_file_and_line(
         fixture_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "mine.csv"
     path.write_text("headline,label\nOne,1\nTwo,perhaps\n", encoding="utf-8")
-    assert train(fixture_data, tmp_path / "models", "--data", str(path)) == 1
+    assert train_fixture_model(fixture_data, tmp_path / "models", "--data", str(path)) == 1
     assert f"{path}:3: unknown label 'perhaps'" in capsys.readouterr().err
 
 

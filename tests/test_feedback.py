@@ -27,8 +27,8 @@ from service import create_app
 from service.artifact import CURRENT_LINK
 from service.feedback import COLUMNS, MIN_PER_LABEL, FeedbackStore, feedback_dataset
 from service.scorer import HeadlineScorer
+from tests.conftest import train_fixture_model
 from tests.test_api import MAX_CHARS, call, error_of, settings_for
-from tests.test_training import train
 from training.loaders import DataError
 
 TOKEN = "s3cret-admin-token"
@@ -379,7 +379,7 @@ def test_make_train_feedback_adds_feedback_as_a_dataset_with_its_own_metrics(
     monkeypatch.setenv("HEADLINE_FEEDBACK_DB", str(db_path))
     models = tmp_path / "models"
     capsys.readouterr()
-    assert train(fixture_data, models, "--feedback") == 0
+    assert train_fixture_model(fixture_data, models, "--feedback") == 0
     out = capsys.readouterr().out
     manifest = json.loads((models / CURRENT_LINK / "manifest.json").read_text())
     record = next(d for d in manifest["datasets"] if d["name"] == "feedback")
@@ -397,7 +397,7 @@ def test_make_train_feedback_with_too_little_feedback_exits_1_saying_why(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     assert post(client, {"headline": CAT, "label": "neutral"}).status_code == 201
     monkeypatch.setenv("HEADLINE_FEEDBACK_DB", str(db_path))
-    assert train(fixture_data, tmp_path / "models", "--feedback") == 1
+    assert train_fixture_model(fixture_data, tmp_path / "models", "--feedback") == 1
     err = capsys.readouterr().err
     assert "error: feedback:" in err and "every usable headline is neutral" in err
     assert not (tmp_path / "models" / CURRENT_LINK).exists()

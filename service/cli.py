@@ -326,17 +326,17 @@ Scoring = Callable[[list[str], bool], list[Scored]]
 
 
 def local_scoring(scorer: HeadlineScorer) -> Scoring:
-    """Score with a loaded model, one ``score`` per headline, as the HTTP routes do."""
+    """Score with a loaded model. ``score_many`` gives each headline, to the last bit, what
+    ``/v1/score`` gives it, and scores a whole chunk at once."""
 
     def score(texts: list[str], explain: bool) -> list[Scored]:
         out = []
-        for text in texts:
-            try:
-                result = scorer.score(text, explain=explain).as_dict()
-            except EmptyHeadline as exc:
-                out.append(Scored("", error=str(exc)))
-                continue
-            out.append(Scored(result["headline"], result["score"], result["label"], result.get("cues")))
+        for result in scorer.score_many(texts, explain=explain):
+            if isinstance(result, EmptyHeadline):
+                out.append(Scored("", error=str(result)))
+            else:
+                cues = result.as_dict().get("cues")
+                out.append(Scored(result.headline, result.score, result.label, cues))
         return out
 
     return score

@@ -35,9 +35,8 @@ def score_one() -> Response:
     settings = _settings()
     body = read_json_object()
     reject_unknown_fields(body, ("headline",))
-    if "headline" not in body:
-        raise ValidationError("missing_field", "the field 'headline' is required", "headline")
-    text = headline_text(body["headline"], "headline", settings.max_headline_chars)
+    text = headline_text(required(body, "headline", str, "a string"), "headline",
+                         settings.max_headline_chars)
     model = current_model()
     scored = model.scorer.score_text(text, explain=True).as_dict()
     g.headlines = 1

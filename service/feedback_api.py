@@ -65,9 +65,8 @@ def add_feedback() -> Response:
     settings: Settings = current_app.config["SETTINGS"]
     body = read_json_object()
     reject_unknown_fields(body, ("headline", "label", "note"))
-    if "headline" not in body:
-        raise ValidationError("missing_field", "the field 'headline' is required", "headline")
-    text = headline_text(body["headline"], "headline", settings.max_headline_chars)
+    text = headline_text(required(body, "headline", str, "a string"), "headline",
+                         settings.max_headline_chars)
     label = required(body, "label", str, "a string")
     if label not in LABELS:
         raise ValidationError("invalid_label",

@@ -191,7 +191,5 @@ def openapi_fragment(settings: Settings) -> dict[str, Any]:
                     "previous_version": {"type": "string"},
                 },
             }},
-            # securitySchemes/adminToken (bearer, HEADLINE_ADMIN_TOKEN) is defined once, by
-            # service.feedback_api, whose admin route shares it; a second definition is refused.
         },
     }

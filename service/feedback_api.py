@@ -272,10 +272,5 @@ def openapi_fragment(settings: Settings) -> dict[str, Any]:
     return {
         "tags": [{"name": "feedback", "description": "Editors' judgments, stored to retrain on."}],
         "paths": paths,
-        "components": {
-            "schemas": schemas,
-            "securitySchemes": {"adminToken": {
-                "type": "http", "scheme": "bearer",
-                "description": "The value of HEADLINE_ADMIN_TOKEN."}},
-        },
+        "components": {"schemas": schemas},
     }

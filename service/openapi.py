@@ -122,7 +122,14 @@ def _base_document(settings: Settings) -> dict[str, Any]:
         },
         "tags": [],
         "paths": {},
-        "components": {"schemas": {"Error": error_schema}, "responses": responses},
+        "components": {
+            "schemas": {"Error": error_schema},
+            "responses": responses,
+            # Every admin route (service.admin, the feedback export) refers to this one scheme.
+            "securitySchemes": {"adminToken": {
+                "type": "http", "scheme": "bearer",
+                "description": "The value of HEADLINE_ADMIN_TOKEN."}},
+        },
     }
 
 

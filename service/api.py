@@ -12,10 +12,10 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify
 
 from service.config import Settings
-from service.errors import ValidationError
 from service.loaded_model import current_model
 from service.openapi import error_responses, json_body, json_response, ref
 from service.validation import (
+    batch_texts,
     headline_text,
     optional,
     read_json_object,
@@ -51,14 +51,8 @@ def score_batch() -> Response:
     reject_unknown_fields(body, ("headlines", "explain"))
     headlines = required(body, "headlines", list, "an array of strings")
     explain = optional(body, "explain", bool, "a boolean", True)
-    if not headlines:
-        raise ValidationError("empty_batch", "headlines must hold at least one headline", "headlines")
-    if len(headlines) > settings.max_batch:
-        raise ValidationError("batch_too_large",
-                              f"headlines holds {len(headlines)} headlines; the limit is "
-                              f"{settings.max_batch} (MAX_BATCH)", "headlines")
-    texts = [headline_text(value, f"headlines[{i}]", settings.max_headline_chars)
-             for i, value in enumerate(headlines)]
+    texts = batch_texts(headlines, "headlines", "headlines", settings.max_batch,
+                        settings.max_headline_chars)
     model = current_model()
     scorer = model.scorer
     # score_texts gives each headline, to the last bit, what score_text gives it alone (so a

@@ -24,8 +24,8 @@ from service.loaded_model import LoadedModel, current_model
 from service.openapi import error_responses, json_body, json_response, ref
 from service.ops import readiness_problem
 from service.validation import (
+    batch_texts,
     expect_type,
-    headline_text,
     optional,
     read_json_object,
     reject_unknown_fields,
@@ -124,14 +124,8 @@ def _headlines_of(tensor: Any, settings: Settings) -> list[str]:
     if len(data) != count:
         raise ValidationError("bad_tensor", f"shape {shape!r} says {count} headlines, data holds {len(data)}",
                               f"{where}.data")
-    if count == 0:
-        raise ValidationError("empty_batch", "the input tensor must hold at least one headline",
-                              f"{where}.data")
-    if count > settings.max_batch:
-        raise ValidationError("batch_too_large", f"the input tensor holds {count} headlines; the limit "
-                              f"is {settings.max_batch} (MAX_BATCH)", f"{where}.data")
-    return [headline_text(value, f"{where}.data[{i}]", settings.max_headline_chars)
-            for i, value in enumerate(data)]
+    return batch_texts(data, "the input tensor", f"{where}.data", settings.max_batch,
+                       settings.max_headline_chars)
 
 
 def _requested_outputs(body: dict[str, Any]) -> list[str]:

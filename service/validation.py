@@ -138,3 +138,15 @@ def headline_text(value: Any, field: str, max_chars: int) -> str:
                               f"{field} has {len(text)} characters after normalisation; "
                               f"the limit is {max_chars} (MAX_HEADLINE_CHARS)", field)
     return text
+
+
+def batch_texts(values: list[Any], what: str, field: str, max_batch: int, max_chars: int
+                ) -> list[str]:
+    """The headlines of a batch (``what`` names it in messages, ``field`` in errors), each
+    checked by :func:`headline_text` as ``field[i]``: 422 when there are none or too many."""
+    if not values:
+        raise ValidationError("empty_batch", f"{what} must hold at least one headline", field)
+    if len(values) > max_batch:
+        raise ValidationError("batch_too_large", f"{what} holds {len(values)} headlines; the limit "
+                              f"is {max_batch} (MAX_BATCH)", field)
+    return [headline_text(value, f"{field}[{i}]", max_chars) for i, value in enumerate(values)]

@@ -1,0 +1,69 @@
+"""``make limits`` on the fixture datasets: the learning curve, the single-dataset models and
+the weight frontier are measured on the training parts and written as a report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from training import limits
+from training.limits import main as limits_main
+from training.limits import title_case_share
+from training.model import ModelConfig
+
+
+def test_title_case_share_counts_capitalised_words_of_four_letters_or_more() -> None:
+    assert title_case_share("Senate Passes The Budget Bill") == 1.0
+    assert title_case_share("Senate passes the budget bill") == pytest.approx(1 / 4)
+    assert title_case_share("NASA and the FBI: 12 of 40") == 1.0  # only "NASA" is long enough
+    assert title_case_share("a b c 12") == 0.0
+
+
+def test_limits_report_on_fixture_data(fixture_data: Path, tmp_path: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[str] = []
+    original = limits._fit_and_score
+
+    def spy(fit_on, held, config):  # type: ignore[no-untyped-def]
+        seen.extend(t for d in fit_on for t in d.texts)
+        seen.extend(held.texts)
+        return original(fit_on, held, config)
+
+    monkeypatch.setattr(limits, "_fit_and_score", spy)
+    code = limits_main(["--raw-dir", str(fixture_data / "raw"),
+                        "--manifest", str(fixture_data / "datasets.json"),
+                        "--config", str(fixture_data / "model_config.toml"),
+                        "--out", str(tmp_path), "--folds", "2", "--repeats", "2",
+                        "--shares", "0.5", "1.0", "--weights", "4", "--jobs", "1"])
+    assert code == 0
+    result = json.loads((tmp_path / "limits.json").read_text())
+
+    curve = result["learning_curves"]["fixture-webis"]
+    assert [r["share"] for r in curve] == [0.5, 1.0]
+    assert curve[0]["rows_per_fit"] < curve[1]["rows_per_fit"]
+    assert all(0.0 <= r["roc_auc"] <= 1.0 for r in curve)
+
+    table = result["alone"]["fixture-table"]
+    assert len(table["models"]) == len(limits.ALONE_C) * len(limits.ALONE_SCALES)
+    assert all(r["repeats"] == 2 for r in table["models"])
+    assert 0.0 <= table["title_case_share_auc"] <= 1.0
+
+    config = ModelConfig.load(fixture_data / "model_config.toml")
+    frontier = result["weight_frontier"]["fixture-table"]
+    assert [r["weight"] for r in frontier] == [config.weight_of("fixture-table"), 4.0]
+    assert frontier[0]["metrics"]["fixture-table"]["roc_auc"] >= 0.0
+
+    report = (tmp_path / "limits.md").read_text()
+    assert "## fixture-webis: learning curve" in report
+    assert f"| 1.00 | {curve[1]['rows_per_fit']} | {curve[1]['roc_auc']:.3f} |" in report
+    assert "## fixture-table: fitted alone, without casing cues" in report
+
+    # Nothing the report measured came from a test part.
+    from training.datasets import load_manifest
+    from training.train import load_sources, split_sources
+    parts = split_sources(load_sources(load_manifest(fixture_data / "datasets.json"),
+                                       fixture_data / "raw", [], []))
+    test_texts = {t for p in parts if p.test is not None for t in p.test.texts}
+    assert seen and test_texts.isdisjoint(seen)

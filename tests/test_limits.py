@@ -36,7 +36,8 @@ def test_limits_report_on_fixture_data(fixture_data: Path, tmp_path: Path,
                         "--manifest", str(fixture_data / "datasets.json"),
                         "--config", str(fixture_data / "model_config.toml"),
                         "--out", str(tmp_path), "--folds", "2", "--repeats", "2",
-                        "--shares", "0.5", "1.0", "--weights", "4", "--jobs", "1"])
+                        "--shares", "0.5", "1.0", "--weights", "4",
+                        "--class-shares", "1.0", "0.0", "--jobs", "1"])
     assert code == 0
     result = json.loads((tmp_path / "limits.json").read_text())
 
@@ -55,7 +56,14 @@ def test_limits_report_on_fixture_data(fixture_data: Path, tmp_path: Path,
     assert [r["weight"] for r in frontier] == [config.weight_of("fixture-table"), 4.0]
     assert frontier[0]["metrics"]["fixture-table"]["roc_auc"] >= 0.0
 
+    by_class, by_judgment = (r["metrics"]["fixture-webis"] for r in result["calibration"])
+    # Same fits, only the calibration differs: ranking is unchanged, and calibrating to the
+    # mean judgment brings the scores closer to it.
+    assert by_class["roc_auc"] == pytest.approx(by_judgment["roc_auc"])
+    assert by_judgment["mse_truth_mean"] < by_class["mse_truth_mean"]
+
     report = (tmp_path / "limits.md").read_text()
+    assert "## Calibration: the class or the mean judgment" in report
     assert "## fixture-webis: learning curve" in report
     assert f"| 1.00 | {curve[1]['rows_per_fit']} | {curve[1]['roc_auc']:.3f} |" in report
     assert "## fixture-table: fitted alone, without casing cues" in report

@@ -12,6 +12,9 @@ Three questions, each answered on the training parts only (test parts are never 
    Title-Case words alone, a cue the casing target rules out.
 3. **What does a cross-validated set cost the others?** The default recipe with that
    dataset's weight raised step by step (``make tune``'s folds, calibration and threshold).
+4. **Can one score meet both the squared-error target against the graded judgments and the
+   calibration target against the classes?** The default recipe with the calibration's class
+   share (``calibration_class_share``) swept from 1 (the class) to 0 (the mean judgment).
 
 Writes ``reports/limits.md`` and ``reports/limits.json``.
 """
@@ -45,6 +48,7 @@ ALONE_SCALES = (1.0, 0.125)
 REPEATS = 5
 CV_FOLDS = 5
 WEIGHT_STEPS = (1.5, 4.0, 8.0, 16.0)
+CLASS_SHARES = (1.0, 0.8, 0.66, 0.6, 0.5, 0.33, 0.0)
 
 _WORD = re.compile(r"[^\W\d_]{4,}")
 
@@ -117,6 +121,14 @@ def weight_frontier(parts: list[Part], target: Part, config: ModelConfig, folds:
     return [{"weight": w, "metrics": r["metrics"]} for w, r in zip(weights, rows)]
 
 
+def calibration_sweep(parts: list[Part], config: ModelConfig, folds: int,
+                      shares: tuple[float, ...], n_jobs: int) -> list[dict]:
+    """``make tune``'s figures for each calibration class share."""
+    rows = run_search(parts, config, [{"calibration_class_share": s} for s in shares], folds,
+                      n_jobs, rank=False)
+    return [{"class_share": s, "metrics": r["metrics"]} for s, r in zip(shares, rows)]
+
+
 def write_report(result: dict, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "limits.json").write_text(json.dumps(result, indent=2) + "\n")
@@ -150,6 +162,19 @@ def write_report(result: dict, out_dir: Path) -> Path:
                                                      for _, path in ABLATION_COLUMNS) + " |"
                   for r in rows]
         lines.append("")
+    if result.get("calibration"):
+        graded = [k for k in result["learning_curves"]]
+        lines += ["## Calibration: the class or the mean judgment", "",
+                  "The default recipe with the Platt scaling fitted against a mix of the class "
+                  "(this share) and the mean judgment (the rest), scored like `make tune`; "
+                  f"the default share is {result['default_class_share']}.", "",
+                  "| class share | " + " | ".join(f"{g} {m}" for g in graded
+                                                   for m in ("ROC-AUC", "MSE", "ECE")) + " |",
+                  "|" + "---|" * (3 * len(graded) + 1)]
+        lines += [f"| {r['class_share']} | " + " | ".join(
+            _fmt(r["metrics"], f"{g}.{m}") for g in graded
+            for m in ("roc_auc", "mse_truth_mean", "ece")) + " |" for r in result["calibration"]]
+        lines.append("")
     path = out_dir / "limits.md"
     path.write_text("\n".join(lines))
     return path
@@ -165,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=REPEATS)
     parser.add_argument("--shares", type=float, nargs="+", default=list(SHARES))
     parser.add_argument("--weights", type=float, nargs="+", default=list(WEIGHT_STEPS))
+    parser.add_argument("--class-shares", type=float, nargs="+", default=list(CLASS_SHARES))
     parser.add_argument("--jobs", type=int, default=-1)
     args = parser.parse_args(argv)
     started = time.perf_counter()
@@ -189,6 +215,11 @@ def main(argv: list[str] | None = None) -> int:
                 }
                 result["weight_frontier"][p.train.name] = weight_frontier(
                     parts, p, config, args.folds, tuple(args.weights), args.jobs)
+        if result["learning_curves"] and config.calibrate:
+            print("calibration class shares", flush=True)
+            result["default_class_share"] = config.calibration_class_share
+            result["calibration"] = calibration_sweep(parts, config, args.folds,
+                                                      tuple(args.class_shares), args.jobs)
     except DataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

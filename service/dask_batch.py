@@ -30,6 +30,9 @@ How it works:
   are removed. ``--overwrite`` deletes the job's files in DIR and starts over. A DIR holding
   another job's output (other inputs, options or model) is refused unless ``--overwrite``;
   a non-empty DIR that holds no job is always refused.
+- **One job per DIR at a time**: a job holds an OS file lock on ``DIR/.headline-score.lock``
+  (filelock) from planning to its summary, and a second job on the same DIR is refused at
+  once. The lock ends with its process, so a job that crashed never blocks its own rerun.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+from filelock import FileLock, Timeout
 
 from service.artifact import ModelError, load_model
 from service.cli import (
@@ -72,6 +76,7 @@ from service.scorer import HeadlineScorer
 DEFAULT_PARTITION_ROWS = 50_000
 OUTPUT_FORMATS = ("parquet", "csv", "tsv")
 JOB_FILE = "job.json"
+LOCK_FILE = ".headline-score.lock"
 SUMMARY_FILE = "summary.json"
 MARKER_SUFFIX = ".done.json"
 PART_PREFIX = "part-"
@@ -294,16 +299,37 @@ def _ours(path: Path) -> bool:
             or (name.startswith("." + PART_PREFIX) and name.endswith(".tmp")))
 
 
-def prepare_output(directory: Path, job: dict[str, Any], overwrite: bool) -> None:
-    """Make ``directory`` ready for ``job``: new, resumed, or (``overwrite``) emptied of a job."""
+def _check_output_directory(directory: Path) -> list[Path]:
+    """``directory``'s entries (its lock file aside) if it is missing, empty or a job's;
+    JobError otherwise, before anything is written into it."""
     if directory.exists() and not directory.is_dir():
         raise JobError(f"{directory}: exists and is not a directory")
-    directory.mkdir(parents=True, exist_ok=True)
-    entries = list(directory.iterdir())
-    job_file = directory / JOB_FILE
-    if entries and not job_file.exists():
+    entries = [e for e in directory.iterdir() if e.name != LOCK_FILE] if directory.exists() else []
+    if entries and not (directory / JOB_FILE).exists():
         raise JobError(f"{directory}: not empty and holds no headline-score job ({JOB_FILE} is "
                        "missing); choose a new or empty directory")
+    return entries
+
+
+def lock_output(directory: Path) -> FileLock:
+    """Take ``directory``'s job lock (creating the directory); JobError at once when another
+    job holds it. The caller releases it when the job ends."""
+    _check_output_directory(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(directory / LOCK_FILE, timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise JobError(f"{directory}: another headline-score job is writing into it; wait for "
+                       "that job to end, or choose another directory") from None
+    return lock
+
+
+def prepare_output(directory: Path, job: dict[str, Any], overwrite: bool) -> None:
+    """Make ``directory`` ready for ``job``: new, resumed, or (``overwrite``) emptied of a job."""
+    entries = _check_output_directory(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    job_file = directory / JOB_FILE
     if job_file.exists() and not overwrite:
         try:
             earlier = json.loads(job_file.read_text())
@@ -359,6 +385,12 @@ class Plan:
     failed: list[dict[str, Any]]
     inputs: list[str]
     started: float
+    lock: FileLock | None = None
+
+    def release(self) -> None:
+        """Let another job use the output directory (after this one ran, or will not)."""
+        if self.lock is not None:
+            self.lock.release()
 
 
 def plan_job(options: JobOptions) -> Plan:
@@ -399,11 +431,16 @@ def plan_job(options: JobOptions) -> Plan:
     job = _job_description(options, inputs, sha256)
     job_id = hashlib.sha256(json.dumps(job, sort_keys=True).encode()).hexdigest()[:16]
     directory = options.output.resolve()
-    prepare_output(directory, job, options.overwrite)
-    _remove_unplanned(directory, {p.name for p in parts}, options.output_format)
-    done = {p.name: counts for p in parts if (counts := _complete(directory, p, job_id))}
+    lock = lock_output(directory)
+    try:
+        prepare_output(directory, job, options.overwrite)
+        _remove_unplanned(directory, {p.name for p in parts}, options.output_format)
+        done = {p.name: counts for p in parts if (counts := _complete(directory, p, job_id))}
+    except BaseException:
+        lock.release()
+        raise
     return Plan(options, model_dir, sha256, artifact.version, job_id, directory, first, schema,
-                parts, done, failed, inputs, started)
+                parts, done, failed, inputs, started, lock)
 
 
 def run_plan(plan: Plan, client: Any, scheduler: str = "") -> dict[str, Any]:
@@ -482,7 +519,11 @@ def run_plan(plan: Plan, client: Any, scheduler: str = "") -> dict[str, Any]:
 
 def run_job(options: JobOptions, client: Any, scheduler: str = "") -> dict[str, Any]:
     """Plan the job and run it on the cluster of ``client``; its summary."""
-    return run_plan(plan_job(options), client, scheduler)
+    plan = plan_job(options)
+    try:
+        return run_plan(plan, client, scheduler)
+    finally:
+        plan.release()
 
 
 @contextmanager
@@ -524,6 +565,8 @@ def run_from_args(args: argparse.Namespace) -> int:
     except (OSError, TimeoutError) as exc:
         print(f"error: cannot use the Dask cluster {args.dask!r}: {exc}", file=sys.stderr)
         return 3
+    finally:
+        plan.release()
     print(json.dumps(summary, indent=2))
     if summary["failed"]:
         print(f"error: {len(summary['failed'])} partitions or files failed (listed above and in "

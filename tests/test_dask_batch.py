@@ -8,6 +8,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -220,7 +222,40 @@ def test_a_directory_of_another_job_or_other_files_is_refused(
     for overwrite in (False, True):
         with pytest.raises(JobError, match="holds no headline-score job"):
             run_job(options([first], other, models_root, overwrite=overwrite), client)
-    assert (other / "holiday.jpg").exists()
+    assert sorted(p.name for p in other.iterdir()) == ["holiday.jpg"]  # not even a lock file
+
+
+# A second job on one DIR, in its own process: it takes DIR's lock and holds it until killed.
+HOLD_LOCK = """
+import sys, time
+from pathlib import Path
+from service.dask_batch import lock_output
+lock = lock_output(Path(sys.argv[1]))
+print("locked", flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_job_is_refused_while_another_holds_its_directory_and_not_after_that_one_died(
+        client: Client, models_root: Path, sample_headlines: list[str], tmp_path: Path) -> None:
+    files = [write_input(tmp_path / "a.csv", _headlines(sample_headlines, 6))]
+    out = tmp_path / "out"
+    run_job(options(files, out, models_root), client)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    other = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(out)], stdout=subprocess.PIPE,
+                             text=True, cwd=Path(__file__).resolve().parent.parent)
+    try:
+        assert other.stdout is not None and other.stdout.readline() == "locked\n"
+        for overwrite in (False, True):
+            with pytest.raises(JobError, match="another headline-score job is writing into it"):
+                run_job(options(files, out, models_root, overwrite=overwrite), client)
+        assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # nothing touched
+    finally:
+        other.kill()  # a crash: no chance to release anything
+        other.wait()
+    resumed = run_job(options(files, out, models_root), client)
+    assert resumed["partitions"]["already_complete"] == resumed["partitions"]["planned"]
 
 
 # ------------------------------------------------------------------------- the command

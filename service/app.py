@@ -96,6 +96,14 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     register_error_handlers(app)
 
+    # First of all before-request hooks (the model switch, the admin guard), so every answer,
+    # a refusal by those included, carries the request id and is timed.
+    @app.before_request
+    def start_request() -> None:
+        g.started = time.perf_counter()
+        g.request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER))
+        g.headlines = 0  # routes that score set how many
+
     metrics = ServiceMetrics()
     app.extensions[METRICS_KEY] = metrics
     install_model(app, LoadedModel.load(settings))
@@ -109,23 +117,15 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
         fragments.append(module.openapi_fragment(settings))
     openapi.install(app, settings, fragments)
 
-    @app.before_request
-    def start_request() -> None:
-        g.started = time.perf_counter()
-        g.request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER))
-        g.headlines = 0  # routes that score set how many
-
     @app.after_request
     def finish_request(response: Response) -> Response:
-        seconds = time.perf_counter() - g.get("started", time.perf_counter())
-        if "request_id" not in g:  # a failure before start_request ran
-            g.request_id = request_id_from(None)
+        seconds = time.perf_counter() - g.started
         response.headers[REQUEST_ID_HEADER] = g.request_id
         rule = request.url_rule
         route = rule.rule if rule is not None else UNMATCHED_ROUTE
         method = request.method if request.method in _METHODS else "other"
         status = response.status_code
-        headlines = g.get("headlines", 0) if status < 400 else 0
+        headlines = g.headlines if status < 400 else 0
         metrics.observe(method, route, status, seconds, headlines)
         log_request(request.method, request.path, status, seconds * 1000.0, headlines)
         return response

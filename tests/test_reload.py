@@ -110,9 +110,13 @@ def client(app: Flask) -> FlaskClient:
 @pytest.mark.parametrize("path", ["/admin/reload", "/admin/anything"])
 def test_admin_routes_do_not_exist_without_a_token(models_root: Path, method: str, path: str) -> None:
     client = create_app(settings_for(models_root, admin_token=None)).test_client()
-    response = client.open(path, method=method, headers=AUTH)
-    unknown = client.open("/no-such-route", method=method)
+    response = client.open(path, method=method, headers={**AUTH, "X-Request-ID": "caller-id-1"})
+    unknown = client.open("/no-such-route", method=method, headers={"X-Request-ID": "caller-id-2"})
     assert response.status_code == unknown.status_code == 404
+    # Refused like an unknown URL, the caller's request id included.
+    assert response.headers["X-Request-ID"] == "caller-id-1"
+    assert unknown.headers["X-Request-ID"] == "caller-id-2"
+    assert response.get_json()["error"]["request_id"] == "caller-id-1"
     assert response.get_json()["error"]["code"] == "not_found"
     assert response.get_json()["error"]["message"] == f"no route for {path}; see /docs for the routes"
     assert "Allow" not in response.headers

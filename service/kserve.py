@@ -11,8 +11,6 @@ is not JSON and gets a 415).
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as package_version
 from typing import Any
 
 import numpy as np
@@ -21,8 +19,7 @@ from flask import Blueprint, Response, current_app, g, jsonify
 from service.config import Settings
 from service.errors import ApiError, ValidationError
 from service.loaded_model import LoadedModel, current_model
-from service.openapi import error_responses, json_body, json_response, ref
-from service.ops import readiness_problem
+from service.openapi import error_responses, json_body, json_response, ref, service_version
 from service.validation import (
     batch_texts,
     expect_type,
@@ -51,11 +48,7 @@ def _served_model(model_name: str, model_version: str | None) -> LoadedModel:
 
 @blueprint.get("/v2")
 def server_metadata() -> Response:
-    try:
-        server_version = package_version("headline-scorer")
-    except PackageNotFoundError:
-        server_version = "unknown"
-    return jsonify(name=MODEL_NAME, version=server_version, extensions=[])
+    return jsonify(name=MODEL_NAME, version=service_version(), extensions=[])
 
 
 @blueprint.get("/v2/health/live")
@@ -65,7 +58,7 @@ def server_live() -> Response:
 
 @blueprint.get("/v2/health/ready")
 def server_ready() -> Response:
-    ready = readiness_problem() is None
+    ready = current_model().probe() is None
     response = jsonify(ready=ready)
     response.status_code = 200 if ready else 503
     return response
@@ -88,8 +81,7 @@ def model_metadata(model_name: str, model_version: str | None = None) -> Respons
 @blueprint.get("/v2/models/<model_name>/ready")
 @blueprint.get("/v2/models/<model_name>/versions/<model_version>/ready")
 def model_ready(model_name: str, model_version: str | None = None) -> Response:
-    _served_model(model_name, model_version)
-    ready = readiness_problem() is None
+    ready = _served_model(model_name, model_version).probe() is None
     response = jsonify(name=MODEL_NAME, ready=ready)
     response.status_code = 200 if ready else 503
     return response
@@ -160,17 +152,16 @@ def infer(model_name: str, model_version: str | None = None) -> Response:
                               "inputs")
     texts = _headlines_of(inputs[0], settings)
     wanted = _requested_outputs(body)
-    scorer = model.scorer
-    scores = [r.score for r in scorer.score_texts(texts)]  # as /v1/score/batch
-    g.headlines = len(scores)
+    results = model.scorer.score_texts(texts)  # as /v1/score/batch
+    g.headlines = len(results)
     data = {
-        "score": np.asarray(scores, dtype=np.float32).tolist(),
-        "label": [scorer.label_of(s) for s in scores],
+        "score": np.asarray([r.score for r in results], dtype=np.float32).tolist(),
+        "label": [r.label for r in results],
     }
     out: dict[str, Any] = {"model_name": MODEL_NAME, "model_version": model.version}
     if request_id is not None:
         out["id"] = request_id
-    out["outputs"] = [{"name": name, "datatype": OUTPUTS[name], "shape": [len(scores)],
+    out["outputs"] = [{"name": name, "datatype": OUTPUTS[name], "shape": [len(results)],
                        "data": data[name]} for name in wanted]
     return jsonify(out)
 

@@ -10,6 +10,7 @@ external resources), so it works offline and behind any firewall.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import re
@@ -75,11 +76,17 @@ def error_responses(*statuses: int) -> dict[str, Any]:
     return {str(s): {"$ref": f"#/components/responses/{ERROR_RESPONSES[s][0]}"} for s in statuses}
 
 
-def _base_document(settings: Settings) -> dict[str, Any]:
+@functools.cache
+def service_version() -> str:
+    """The installed headline-scorer package's version ("unknown" when run uninstalled)."""
     try:
-        api_version = package_version("headline-scorer")
+        return package_version("headline-scorer")
     except PackageNotFoundError:
-        api_version = "unknown"
+        return "unknown"
+
+
+def _base_document(settings: Settings) -> dict[str, Any]:
+    api_version = service_version()
     error_schema = {
         "type": "object",
         "required": ["error"],

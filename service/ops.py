@@ -13,18 +13,10 @@ from flask import Blueprint, Response, current_app, jsonify
 
 from service.config import Settings
 from service.errors import error_response
-from service.loaded_model import METRICS_KEY, MODEL_KEY, LoadedModel
+from service.loaded_model import METRICS_KEY, current_model
 from service.openapi import error_responses, json_response
 
 blueprint = Blueprint("ops", __name__)
-
-
-def readiness_problem() -> str | None:
-    """None when the served model is loaded and scores the probe, otherwise why not."""
-    model: LoadedModel | None = current_app.extensions.get(MODEL_KEY)
-    if model is None:
-        return "no model is loaded"
-    return model.probe()
 
 
 @blueprint.get("/healthz")
@@ -34,10 +26,11 @@ def healthz() -> Response:
 
 @blueprint.get("/readyz")
 def readyz() -> Response:
-    problem = readiness_problem()
+    model = current_model()  # once: the version reported is the one probed
+    problem = model.probe()
     if problem:
         return error_response(503, "not_ready", problem)
-    return jsonify(status="ready", model_version=current_app.extensions[MODEL_KEY].version)
+    return jsonify(status="ready", model_version=model.version)
 
 
 @blueprint.get("/metrics")

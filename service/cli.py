@@ -331,11 +331,7 @@ def local_scoring(scorer: HeadlineScorer) -> Scoring:
 
     def score(texts: list[str], explain: bool) -> list[Scored]:
         out = []
-        # A slice at a time: a Dask partition of 50,000 rows scored at once would build its
-        # whole count matrices, doubling a worker's memory for no speed.
-        results = (result for start in range(0, len(texts), LOCAL_CHUNK_ROWS)
-                   for result in scorer.score_many(texts[start:start + LOCAL_CHUNK_ROWS], explain))
-        for result in results:
+        for result in scorer.score_many(texts, explain):
             if isinstance(result, EmptyHeadline):
                 out.append(Scored("", error=str(result)))
             else:

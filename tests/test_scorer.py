@@ -301,6 +301,18 @@ def test_score_texts_gives_each_text_what_score_text_gives(scorer: HeadlineScore
     assert scorer.score_texts(texts, explain=explain) == [scorer.score_text(t, explain) for t in texts]
 
 
+def test_big_batches_are_scored_in_slices_with_the_same_results(
+        scorer: HeadlineScorer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scorer_module, "MATRIX_SLICE", 100)
+    sizes: list[int] = []
+    part = scorer.tfidf_parts[0]
+    original = part.logits
+    monkeypatch.setattr(part, "logits", lambda docs: sizes.append(len(docs)) or original(docs))
+    texts = fixture_and_random(120, 130, seed=77)[:250]
+    assert list(scorer.logits(texts)) == [scorer.logit(t) for t in texts]
+    assert sizes == [100, 100, 50]
+
+
 def test_score_many_accepts_any_iterable(scorer: HeadlineScorer) -> None:
     texts = [t for t, _ in make_headlines(3, seed=9)]
     assert [r.score for r in scorer.score_many(iter(texts))] == [r.score for r in scorer.score_many(texts)]

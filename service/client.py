@@ -24,7 +24,7 @@ from typing import Any
 
 import requests
 
-from service.text import normalise_text
+from service.text import EMPTY_HEADLINE_MESSAGE, normalise_text
 
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_RETRIES = 3
@@ -34,9 +34,6 @@ DEFAULT_BACKOFF = 0.5
 FALLBACK_BATCH = 100
 # No single wait is longer than this, whatever the back-off or a Retry-After header asks for.
 MAX_WAIT = 30.0
-# The words the scorer uses for a headline with nothing left to score, so a file scored through
-# the service reads exactly like one scored with a local model.
-EMPTY_MESSAGE = "the headline is empty after removing whitespace and control characters"
 _RETRYABLE = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 _HEADLINE_FIELD = re.compile(r"^headlines\[(\d+)\]$")
 
@@ -144,8 +141,8 @@ class HeadlineClient:
             if normalise_text(text):
                 pending.append(i)
             else:
-                results[i] = self._rejected(HeadlineRejected(i, EMPTY_MESSAGE, code="empty_headline"),
-                                            invalid)
+                rejected = HeadlineRejected(i, EMPTY_HEADLINE_MESSAGE, code="empty_headline")
+                results[i] = self._rejected(rejected, invalid)
         size = self.max_batch
         for start in range(0, len(pending), size):
             self._score_batch(texts, pending[start:start + size], explain, invalid, results)

@@ -41,7 +41,14 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from service.artifact import ModelArtifact, ModelError
-from service.text import HEADLINE_END, HEADLINE_START, NamedFeatures, lower_with_bounds, normalise_text
+from service.text import (
+    EMPTY_HEADLINE_MESSAGE,
+    HEADLINE_END,
+    HEADLINE_START,
+    NamedFeatures,
+    lower_with_bounds,
+    normalise_text,
+)
 
 SENSATIONAL = "sensational"
 NEUTRAL = "neutral"
@@ -59,7 +66,6 @@ MATRIX_BATCH = 64
 # At most this many headlines go into one sparse product: a Dask partition of 50,000 rows at
 # once would build its whole count matrices, doubling a worker's memory for no speed.
 MATRIX_SLICE = 1000
-_EMPTY_MESSAGE = "the headline is empty after removing whitespace and control characters"
 
 
 @dataclass(frozen=True)
@@ -594,7 +600,7 @@ class HeadlineScorer:
         """Normalise and score one headline; raise :class:`EmptyHeadline` if nothing is left."""
         text = normalise_text(headline)
         if not text:
-            raise EmptyHeadline(_EMPTY_MESSAGE)
+            raise EmptyHeadline(EMPTY_HEADLINE_MESSAGE)
         return self.score_text(text, explain, top)
 
     def logits(self, texts: Sequence[str]) -> np.ndarray:
@@ -632,15 +638,6 @@ class HeadlineScorer:
                    ) -> list[ScoredHeadline | EmptyHeadline]:
         """Normalise and score each headline in order; an empty one yields its EmptyHeadline
         instead. Each result is the very same as :meth:`score` gives that headline."""
-        results: list[ScoredHeadline | EmptyHeadline] = []
-        texts: list[str] = []
-        places: list[int] = []  # where each non-empty headline's result goes
-        for headline in headlines:
-            text = normalise_text(headline)
-            if text:
-                places.append(len(results))
-                texts.append(text)
-            results.append(EmptyHeadline(_EMPTY_MESSAGE))  # replaced below when not empty
-        for place, result in zip(places, self.score_texts(texts, explain)):
-            results[place] = result
-        return results
+        texts = [normalise_text(headline) for headline in headlines]
+        scored = iter(self.score_texts([text for text in texts if text], explain))
+        return [next(scored) if text else EmptyHeadline(EMPTY_HEADLINE_MESSAGE) for text in texts]

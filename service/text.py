@@ -37,6 +37,12 @@ def normalise_text(text: str) -> str:
     return _WHITESPACE.sub(" ", text).strip()
 
 
+# What a headline that normalise_text leaves empty is told: the scorer, the client and the
+# API's field checks say the same words.
+EMPTY_AFTER_NORMALISING = "is empty after removing whitespace and control characters"
+EMPTY_HEADLINE_MESSAGE = f"the headline {EMPTY_AFTER_NORMALISING}"
+
+
 def _unquote_tsv_field(value: str) -> str:
     if len(value) >= 2 and value.startswith('"') and value.endswith('"'):
         return value[1:-1].replace('""', '"')

@@ -17,7 +17,7 @@ from flask import request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from service.errors import ApiError, ValidationError
-from service.text import normalise_text
+from service.text import EMPTY_AFTER_NORMALISING, normalise_text
 
 
 def json_type(value: Any) -> str:
@@ -132,7 +132,7 @@ def headline_text(value: Any, field: str, max_chars: int) -> str:
     text = normalise_text(value)
     if not text:
         raise ValidationError("empty_headline",
-                              f"{field} is empty after removing whitespace and control characters", field)
+                              f"{field} {EMPTY_AFTER_NORMALISING}", field)
     if len(text) > max_chars:
         raise ValidationError("headline_too_long",
                               f"{field} has {len(text)} characters after normalisation; "

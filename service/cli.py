@@ -46,11 +46,9 @@ from service.artifact import ModelError, load_model
 from service.client import HeadlineClient, HeadlineRejected, ServiceError
 from service.config import Settings
 from service.scorer import EmptyHeadline, HeadlineScorer
-from service.text import normalise_text, split_tsv_line
+from service.text import normalise_text, quote_tsv_field, split_tsv_line
 
 TEXT_FIELDS = ("headline", "text")
-KINDS = {".txt": "txt", ".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",
-         ".parquet": "parquet"}
 FORMATS = ("jsonl", "csv", "tsv", "parquet")
 FORMAT_BY_SUFFIX = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "tsv",
                     ".parquet": "parquet"}
@@ -90,7 +88,7 @@ class Source:
 
 
 def kind_of(name: str) -> str:
-    return KINDS.get(Path(name).suffix.lower(), "txt")
+    return FORMAT_BY_SUFFIX.get(Path(name).suffix.lower(), "txt")
 
 
 def _pick_field(fields: list[str], column: str | None, where: str) -> str:
@@ -467,10 +465,7 @@ def _tsv_cell(value: str, column: str) -> str:
     if "\t" in value or "\n" in value or "\r" in value:
         raise InputError(f"a value of column {column!r} holds a tab or line break, which TSV "
                          f"cannot hold ({value[:60]!r}); write CSV, JSONL or Parquet instead")
-    # split_tsv_line unquotes a field quoted at both ends, so such a value is quoted to survive.
-    if len(value) >= 2 and value.startswith('"') and value.endswith('"'):
-        return '"' + value.replace('"', '""') + '"'
-    return value
+    return quote_tsv_field(value)
 
 
 def write_delimited(table: pa.Table, stream: IO[str], fmt: str, header: bool) -> None:
@@ -617,7 +612,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             parser.error("--dask scores with the model on each worker; it does not take --url")
         if args.output is None or not args.files:
             parser.error("--dask needs input files and --output DIR")
-        if args.output_format not in (None, "parquet", "csv", "tsv"):
+        if args.output_format not in (None, *TABLE_FORMATS):
             parser.error("--dask writes parquet, csv or tsv partitions")
     if args.url is None and (args.batch_size is not None):
         parser.error("--batch-size goes with --url")

@@ -43,10 +43,18 @@ EMPTY_AFTER_NORMALISING = "is empty after removing whitespace and control charac
 EMPTY_HEADLINE_MESSAGE = f"the headline {EMPTY_AFTER_NORMALISING}"
 
 
+def _quoted_at_both_ends(value: str) -> bool:
+    return len(value) >= 2 and value.startswith('"') and value.endswith('"')
+
+
 def _unquote_tsv_field(value: str) -> str:
-    if len(value) >= 2 and value.startswith('"') and value.endswith('"'):
-        return value[1:-1].replace('""', '"')
-    return value
+    return value[1:-1].replace('""', '"') if _quoted_at_both_ends(value) else value
+
+
+def quote_tsv_field(value: str) -> str:
+    """``value`` as a TSV field that :func:`split_tsv_line` reads back as ``value``: only a
+    value quoted at both ends needs quoting (and its quotes doubled) to survive."""
+    return '"' + value.replace('"', '""') + '"' if _quoted_at_both_ends(value) else value
 
 
 def split_tsv_line(line: str) -> list[str]:

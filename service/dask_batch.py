@@ -61,6 +61,7 @@ from service.cli import (
     Appended,
     InputError,
     Source,
+    _parquet,
     inspect_source,
     local_scoring,
     output_schema,
@@ -74,7 +75,6 @@ from service.config import Settings
 from service.scorer import HeadlineScorer
 
 DEFAULT_PARTITION_ROWS = 50_000
-OUTPUT_FORMATS = ("parquet", "csv", "tsv")
 JOB_FILE = "job.json"
 LOCK_FILE = ".headline-score.lock"
 SUMMARY_FILE = "summary.json"
@@ -123,9 +123,7 @@ def plan_file(source: Source, file_index: int, rows_per_part: int) -> list[Parti
     stat = os.stat(source.name)
     spans: list[tuple[int, int | None, int, int]] = []  # (start, end, first line, rows)
     if source.kind == "parquet":
-        import pyarrow.parquet as pq
-
-        meta = pq.ParquetFile(source.name).metadata
+        meta = _parquet(source.name).metadata
         start, row, rows = 0, 1, 0
         for group in range(meta.num_row_groups):
             rows += meta.row_group(group).num_rows
@@ -326,9 +324,9 @@ def lock_output(directory: Path) -> FileLock:
 
 
 def prepare_output(directory: Path, job: dict[str, Any], overwrite: bool) -> None:
-    """Make ``directory`` ready for ``job``: new, resumed, or (``overwrite``) emptied of a job."""
+    """Make ``directory`` (created by :func:`lock_output`) ready for ``job``: new, resumed, or
+    (``overwrite``) emptied of a job."""
     entries = _check_output_directory(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     job_file = directory / JOB_FILE
     if job_file.exists() and not overwrite:
         try:
@@ -385,12 +383,11 @@ class Plan:
     failed: list[dict[str, Any]]
     inputs: list[str]
     started: float
-    lock: FileLock | None = None
+    lock: FileLock
 
     def release(self) -> None:
         """Let another job use the output directory (after this one ran, or will not)."""
-        if self.lock is not None:
-            self.lock.release()
+        self.lock.release()
 
 
 def plan_job(options: JobOptions) -> Plan:

@@ -24,14 +24,13 @@ def test_title_case_share_counts_capitalised_words_of_four_letters_or_more() -> 
 def test_limits_report_on_fixture_data(fixture_data: Path, tmp_path: Path,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[str] = []
-    original = limits._fit_and_score
+    original = limits.fit_and_score
 
-    def spy(fit_on, held, config):  # type: ignore[no-untyped-def]
-        seen.extend(t for d in fit_on for t in d.texts)
-        seen.extend(held.texts)
-        return original(fit_on, held, config)
+    def spy(fit_on, score_sets, config):  # type: ignore[no-untyped-def]
+        seen.extend(t for d in fit_on + score_sets for t in d.texts)
+        return original(fit_on, score_sets, config)
 
-    monkeypatch.setattr(limits, "_fit_and_score", spy)
+    monkeypatch.setattr(limits, "fit_and_score", spy)
     code = limits_main(["--raw-dir", str(fixture_data / "raw"),
                         "--manifest", str(fixture_data / "datasets.json"),
                         "--config", str(fixture_data / "model_config.toml"),

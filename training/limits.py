@@ -22,6 +22,7 @@ Writes ``reports/limits.md`` and ``reports/limits.json``.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import re
 import sys
@@ -35,9 +36,9 @@ from sklearn.metrics import roc_auc_score
 
 from training.datasets import RAW_DIR, load_manifest
 from training.loaders import DataError, LabelledSet
-from training.model import ModelConfig, fit_pipeline
+from training.model import ModelConfig
 from training.split import fold_ids, text_fraction
-from training.train import Part, load_sources, split_sources
+from training.train import Part, fit_and_score, load_sources, split_sources
 from training.tune import ABLATION_COLUMNS, REPORTS_DIR, TUNE_FOLDS, _fmt, run_search
 
 SHARES = (0.25, 0.5, 0.75, 1.0)
@@ -59,10 +60,6 @@ def title_case_share(text: str) -> float:
     return sum(w[0].isupper() for w in words) / len(words) if words else 0.0
 
 
-def _fit_and_score(fit_on: list[LabelledSet], held: LabelledSet, config: ModelConfig) -> np.ndarray:
-    return fit_pipeline(fit_on, config).decision_function(held.texts)
-
-
 def learning_curve(parts: list[Part], target: Part, config: ModelConfig, folds: int,
                    shares: tuple[float, ...], n_jobs: int) -> list[dict]:
     """Out-of-fold ROC-AUC on ``target``'s training part per share of it used for fitting."""
@@ -71,15 +68,15 @@ def learning_curve(parts: list[Part], target: Part, config: ModelConfig, folds: 
     # Which posts a share keeps is fixed by the text hash, so the shares are nested.
     rank = np.array([text_fraction(t, "limits-share") for t in data.texts])
     others = [p.train for p in parts if p is not target]
-    jobs = [delayed(_fit_and_score)(others + [data.subset((ids != k) & (rank < share))],
-                                    data.subset(ids == k), config)
+    jobs = [delayed(fit_and_score)(others + [data.subset((ids != k) & (rank < share))],
+                                    [data.subset(ids == k)], config)
             for share in shares for k in range(folds)]
     results = iter(Parallel(n_jobs=n_jobs)(jobs))
     rows = []
     for share in shares:
         logits = np.empty(len(data))
         for k in range(folds):
-            logits[ids == k] = next(results)
+            (logits[ids == k],) = next(results)
         fitted = int(((ids != 0) & (rank < share)).sum())
         rows.append({"share": share, "rows_per_fit": fitted,
                      "roc_auc": float(roc_auc_score(data.labels, logits))})
@@ -88,24 +85,24 @@ def learning_curve(parts: list[Part], target: Part, config: ModelConfig, folds: 
 
 def alone(data: LabelledSet, config: ModelConfig, repeats: int, n_jobs: int) -> list[dict]:
     """CV ROC-AUC of models fitted on ``data`` alone, per (C, named-feature scale)."""
-    alone_config = replace(config, calibrate=False, dataset_weights={}, label_smoothing={})
+    alone_config = replace(config, dataset_weights={}, label_smoothing={})
+    grid = list(itertools.product(ALONE_C, ALONE_SCALES))
     candidates = [replace(alone_config, C=c, style_scale=config.style_scale * s,
-                          phrasing_scale=config.phrasing_scale * s)
-                  for c in ALONE_C for s in ALONE_SCALES]
+                          phrasing_scale=config.phrasing_scale * s) for c, s in grid]
     assignments = [fold_ids(data.texts, data.labels, CV_FOLDS, f"limits-{r}")
                    for r in range(repeats)]
-    jobs = [delayed(_fit_and_score)([data.subset(ids != k)], data.subset(ids == k), cand)
+    jobs = [delayed(fit_and_score)([data.subset(ids != k)], [data.subset(ids == k)], cand)
             for cand in candidates for ids in assignments for k in range(CV_FOLDS)]
     results = iter(Parallel(n_jobs=n_jobs)(jobs))
     rows = []
-    for cand, scale in zip(candidates, [s for _ in ALONE_C for s in ALONE_SCALES]):
+    for c, scale in grid:
         aucs = []
         for ids in assignments:
             logits = np.empty(len(data))
             for k in range(CV_FOLDS):
-                logits[ids == k] = next(results)
+                (logits[ids == k],) = next(results)
             aucs.append(roc_auc_score(data.labels, logits))
-        rows.append({"C": cand.C, "named_scale": scale, "roc_auc_mean": float(np.mean(aucs)),
+        rows.append({"C": c, "named_scale": scale, "roc_auc_mean": float(np.mean(aucs)),
                      "roc_auc_sd": float(np.std(aucs)), "repeats": len(aucs)})
     return rows
 

@@ -167,7 +167,7 @@ def split_sources(sources: list[Source]) -> list[Part]:
 
 # ---------------------------------------------------------------------------------- fitting
 
-def _fit_and_score(train_sets: list[LabelledSet], score_sets: list[LabelledSet],
+def fit_and_score(train_sets: list[LabelledSet], score_sets: list[LabelledSet],
                    config: ModelConfig) -> list[np.ndarray]:
     """Fit on ``train_sets``; return the logits of each of ``score_sets``."""
     pipeline = fit_pipeline(train_sets, config)
@@ -187,7 +187,7 @@ def out_of_fold_logits(parts: list[Part], config: ModelConfig, n_jobs: int,
     for k in range(CALIBRATION_FOLDS):
         fit_on = [p.train.subset(~masks[p.train.name][k]) for p in parts]
         held = [p.train.subset(masks[p.train.name][k]) for p in parts]
-        jobs.append(delayed(_fit_and_score)(fit_on, held, config))
+        jobs.append(delayed(fit_and_score)(fit_on, held, config))
     results = Parallel(n_jobs=n_jobs)(jobs)
     logits = {p.train.name: np.empty(len(p.train)) for p in parts}
     for k, fold_logits in enumerate(results):
@@ -201,7 +201,7 @@ def cross_validated_logits(parts: list[Part], target: Part, config: ModelConfig,
     """Logits of every row of ``target`` from CV_FOLDS fits of the whole recipe."""
     masks = _fold_masks(target.train, CV_FOLDS, "cv")
     others = [p.train for p in parts if p is not target]
-    jobs = [delayed(_fit_and_score)(others + [target.train.subset(~m)],
+    jobs = [delayed(fit_and_score)(others + [target.train.subset(~m)],
                                     [target.train.subset(m)], config) for m in masks]
     logits = np.empty(len(target.train))
     for m, (values,) in zip(masks, Parallel(n_jobs=n_jobs)(jobs)):

@@ -209,6 +209,41 @@ def cross_validated_logits(parts: list[Part], target: Part, config: ModelConfig,
     return logits
 
 
+@dataclass(frozen=True)
+class ScoreMap:
+    """How logits become scores and labels: the Platt scaling ``a``, ``b`` and the threshold,
+    with the datasets each was fitted on (``calibrated_on`` is empty without calibration)."""
+
+    a: float
+    b: float
+    threshold: float
+    calibrated_on: list[str]
+    threshold_on: list[str]
+
+    def scores(self, logits: np.ndarray) -> np.ndarray:
+        return _sigmoid(self.a * logits + self.b)
+
+
+def fit_score_map(parts: list[Part], logits: dict[str, np.ndarray], config: ModelConfig
+                  ) -> ScoreMap:
+    """From out-of-fold ``logits`` of each part's training rows (by dataset name): Platt
+    scaling on the config's calibration datasets (every dataset when none of them is here),
+    then the threshold that maximises the mean F1 of the split-evaluated datasets (every
+    dataset when none is split) on the calibrated scores. ``make train`` and ``make tune``
+    both call this, so a tuned candidate is scored exactly as it would be trained."""
+    a, b, calibrated_on = 1.0, 0.0, []
+    if config.calibrate:
+        chosen = [p for p in parts if p.train.name in config.calibrate_on] or parts
+        a, b = platt_parameters(np.concatenate([logits[p.train.name] for p in chosen]),
+                                np.concatenate([calibration_targets(p.train, config)
+                                                for p in chosen]))
+        calibrated_on = [p.train.name for p in chosen]
+    split = [p for p in parts if p.test is not None] or parts
+    threshold = best_threshold([p.train.labels for p in split],
+                               [_sigmoid(a * logits[p.train.name] + b) for p in split])
+    return ScoreMap(a, b, threshold, calibrated_on, [p.train.name for p in split])
+
+
 # ---------------------------------------------------------------------------------- main
 
 ABLATION_REPORT = PROJECT_ROOT / "reports" / "ablation.json"
@@ -264,22 +299,16 @@ def train(args: argparse.Namespace) -> Path:
             test = f"{len(p.test)} test" if p.test is not None else "cross-validated"
             print(f"    {p.train.name}: {len(p.train)} training, {test}")
 
-    a, b = 1.0, 0.0
     with steps.step(f"Out-of-fold scores on the training parts ({CALIBRATION_FOLDS} folds) "
                     "for calibration and threshold"):
         oof = out_of_fold_logits(parts, config, args.jobs)
-        if config.calibrate:
-            calibrate_parts = [p for p in parts if p.train.name in config.calibrate_on] or parts
-            a, b = platt_parameters(
-                np.concatenate([oof[p.train.name] for p in calibrate_parts]),
-                np.concatenate([calibration_targets(p.train, config) for p in calibrate_parts]))
-            print(f"    Platt scaling fitted on {[p.train.name for p in calibrate_parts]}: "
+        score_map = fit_score_map(parts, oof, config)
+        a, b, threshold = score_map.a, score_map.b, score_map.threshold
+        if score_map.calibrated_on:
+            print(f"    Platt scaling fitted on {score_map.calibrated_on}: "
                   f"logit' = {a:.4f} * logit + {b:+.4f}")
-        split_parts = [p for p in parts if p.test is not None] or parts
-        threshold = best_threshold([p.train.labels for p in split_parts],
-                                   [_sigmoid(a * oof[p.train.name] + b) for p in split_parts])
         print(f"    threshold {threshold:.3f} (maximises the mean out-of-fold F1 over "
-              f"{[p.train.name for p in split_parts]})")
+              f"{score_map.threshold_on})")
 
     with steps.step("Fitting the model on every training part"):
         pipeline = fit_pipeline([p.train for p in parts], config)

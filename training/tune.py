@@ -32,22 +32,15 @@ from joblib import Parallel, delayed, parallel_config
 
 from training.datasets import PROJECT_ROOT, RAW_DIR, load_manifest
 from training.evaluate import (
-    best_threshold,
     classification_metrics,
     sentence_case,
     shout,
     title_case,
 )
 from training.loaders import DataError, LabelledSet
-from training.model import (
-    ModelConfig,
-    calibration_targets,
-    decision_logits,
-    fit_pipeline,
-    platt_parameters,
-)
+from training.model import ModelConfig, decision_logits, fit_pipeline
 from training.split import fold_ids
-from training.train import Part, load_sources, split_sources
+from training.train import Part, fit_score_map, load_sources, split_sources
 
 GRID_PATH = Path(__file__).with_name("tune_grid.toml")
 ABLATION_PATH = Path(__file__).with_name("ablation.toml")
@@ -65,10 +58,6 @@ TARGETS: dict[str, tuple[str, str, float]] = {
     "casing gap": ("probes.casing_gap", "<=", 0.01),
     "shouting rise": ("probes.shouting_rise", ">=", 0.10),
 }
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-z))
 
 
 def load_grid(path: Path = GRID_PATH) -> list[dict]:
@@ -128,28 +117,19 @@ def candidate_jobs(parts: list[Part], config: ModelConfig, n_folds: int) -> tupl
 def summarise(parts: list[Part], config: ModelConfig, masks: list[list[np.ndarray]],
               results: list) -> dict:
     """Metrics of one candidate from its fold results, calibrated and thresholded like train."""
-    logits = [np.empty(len(p.train)) for p in parts]
+    logits = {p.train.name: np.empty(len(p.train)) for p in parts}
     for k, (held, _) in enumerate(results):
-        for i, values in enumerate(held):
-            logits[i][masks[i][k]] = values
-    a, b = 1.0, 0.0
-    if config.calibrate:
-        chosen = [i for i, p in enumerate(parts) if p.train.name in config.calibrate_on] \
-            or list(range(len(parts)))
-        a, b = platt_parameters(np.concatenate([logits[i] for i in chosen]),
-                                np.concatenate([calibration_targets(parts[i].train, config)
-                                                for i in chosen]))
-    split = [i for i, p in enumerate(parts) if p.test is not None] or list(range(len(parts)))
-    threshold = best_threshold([parts[i].train.labels for i in split],
-                               [_sigmoid(a * logits[i] + b) for i in split])
-    metrics: dict = {"threshold": threshold}
-    for p, values in zip(parts, logits):
+        for p, part_masks, values in zip(parts, masks, held):
+            logits[p.train.name][part_masks[k]] = values
+    score_map = fit_score_map(parts, logits, config)
+    metrics: dict = {"threshold": score_map.threshold}
+    for p in parts:
         metrics[p.train.name] = classification_metrics(
-            p.train.labels, _sigmoid(a * values + b), threshold,
+            p.train.labels, score_map.scores(logits[p.train.name]), score_map.threshold,
             p.train.targets if p.train.graded else None)
 
     def calibrated(key: str) -> np.ndarray:
-        return _sigmoid(a * np.concatenate([probes[key] for _, probes in results]) + b)
+        return score_map.scores(np.concatenate([probes[key] for _, probes in results]))
 
     metrics["probes"] = {
         "casing_gap": float(np.median(np.abs(calibrated("title") - calibrated("sentence")))),

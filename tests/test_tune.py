@@ -46,3 +46,31 @@ def test_tuning_on_a_dask_cluster_gives_the_local_results(
     # The candidates differ, so equal tables mean each fit came back to its own candidate.
     assert len({json.dumps(row["metrics"], sort_keys=True) for row in local["rows"]}) == 4
     assert (tmp_path / "dask" / "tuning.md").read_text().count("| C=") == 4
+
+
+def test_candidates_differing_only_in_calibration_share_one_set_of_fits(
+        fixture_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from training import tune
+    from training.datasets import load_manifest
+    from training.model import ModelConfig
+    from training.train import load_sources, split_sources
+
+    parts = split_sources(load_sources(load_manifest(fixture_data / "datasets.json"),
+                                       fixture_data / "raw", [], []))
+    base = ModelConfig.load(fixture_data / "model_config.toml")
+    planned: list[float] = []
+    original = tune.candidate_jobs
+
+    def counting(parts, config, n_folds):  # type: ignore[no-untyped-def]
+        planned.append(config.C)
+        return original(parts, config, n_folds)
+
+    monkeypatch.setattr(tune, "candidate_jobs", counting)
+    candidates = [{"calibration_class_share": 1.0}, {"calibration_class_share": 0.0},
+                  {"calibrate": False}, {"C": 0.5}]
+    rows = tune.run_search(parts, base, candidates, 2, 1, rank=False)
+    assert planned == [base.C, 0.5]  # one set of fold fits for the first three
+    by_class, by_grade, uncalibrated, other_c = (r["metrics"]["fixture-webis"] for r in rows)
+    assert by_class["roc_auc"] == by_grade["roc_auc"] == uncalibrated["roc_auc"]
+    assert by_class["mse_truth_mean"] != by_grade["mse_truth_mean"]
+    assert other_c["mse_truth_mean"] != by_class["mse_truth_mean"]  # a fit of its own

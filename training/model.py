@@ -11,8 +11,9 @@ stay exact.
 
 from __future__ import annotations
 
+import json
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -74,6 +75,19 @@ class ModelConfig:
 
     def smoothing_of(self, dataset: str) -> float:
         return float(self.label_smoothing.get(dataset, 0.0))
+
+
+# Settings read only after the fit (by the Platt scaling on out-of-fold scores), never by
+# fit_pipeline: configs that differ only in these share their fitted models.
+AFTER_FIT_SETTINGS = ("calibrate", "calibrate_on", "calibration_class_share")
+
+
+def fitting_key(config: ModelConfig) -> str:
+    """The settings ``fit_pipeline`` reads, as text: equal keys give identical fits."""
+    settings = asdict(config)
+    for name in AFTER_FIT_SETTINGS:
+        settings.pop(name)
+    return json.dumps(settings, sort_keys=True)
 
 
 def build_pipeline(config: ModelConfig) -> Pipeline:

@@ -38,7 +38,7 @@ from training.evaluate import (
     title_case,
 )
 from training.loaders import DataError, LabelledSet
-from training.model import ModelConfig, decision_logits, fit_pipeline
+from training.model import ModelConfig, decision_logits, fit_pipeline, fitting_key
 from training.split import fold_ids
 from training.train import Part, fit_score_map, load_sources, split_sources
 
@@ -182,11 +182,18 @@ def run_search(parts: list[Part], base: ModelConfig, candidates: list[dict], n_f
     """Score every candidate; return rows sorted best first (largest worst-margin), or in
     the candidates' order when ``rank`` is False."""
     configs = [apply_overrides(base, c) for c in candidates]
-    all_jobs, all_masks, spans = [], [], []
+    # Candidates that differ only in their calibration share one set of fold fits.
+    all_jobs: list = []
+    fitted: dict[str, tuple[tuple[int, int], list]] = {}
+    all_masks, spans = [], []
     for config in configs:
-        jobs, masks = candidate_jobs(parts, config, n_folds)
-        spans.append((len(all_jobs), len(all_jobs) + len(jobs)))
-        all_jobs += jobs
+        key = fitting_key(config)
+        if key not in fitted:
+            jobs, masks = candidate_jobs(parts, config, n_folds)
+            fitted[key] = ((len(all_jobs), len(all_jobs) + len(jobs)), masks)
+            all_jobs += jobs
+        span, masks = fitted[key]
+        spans.append(span)
         all_masks.append(masks)
     results = Parallel(n_jobs=n_jobs)(all_jobs)
     rows = []

@@ -34,9 +34,9 @@ import numpy as np
 from joblib import Parallel, delayed
 from sklearn.metrics import roc_auc_score
 
-from training.datasets import RAW_DIR, load_manifest
+from training.datasets import MANIFEST_PATH, RAW_DIR, load_manifest
 from training.loaders import DataError, LabelledSet
-from training.model import ModelConfig
+from training.model import CONFIG_PATH, ModelConfig
 from training.split import fold_ids, text_fraction
 from training.train import Part, fit_and_score, load_sources, split_sources
 from training.tune import ABLATION_COLUMNS, REPORTS_DIR, TUNE_FOLDS, _fmt, run_search
@@ -179,9 +179,9 @@ def write_report(result: dict, out_dir: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="headline-limits", description=__doc__.split("\n")[0])
-    parser.add_argument("--config", type=Path, default=None)
+    parser.add_argument("--config", type=Path, default=CONFIG_PATH)
     parser.add_argument("--raw-dir", type=Path, default=RAW_DIR)
-    parser.add_argument("--manifest", type=Path, default=None)
+    parser.add_argument("--manifest", type=Path, default=MANIFEST_PATH)
     parser.add_argument("--out", type=Path, default=REPORTS_DIR)
     parser.add_argument("--folds", type=int, default=TUNE_FOLDS)
     parser.add_argument("--repeats", type=int, default=REPEATS)
@@ -192,8 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.perf_counter()
     try:
-        config = ModelConfig.load(args.config) if args.config else ModelConfig.load()
-        specs = load_manifest(args.manifest) if args.manifest else load_manifest()
+        config = ModelConfig.load(args.config)
+        specs = load_manifest(args.manifest)
         parts = split_sources(load_sources(specs, args.raw_dir, [], []))
         result: dict = {"folds": args.folds, "learning_curves": {}, "alone": {},
                         "weight_frontier": {}}

@@ -23,6 +23,7 @@ from joblib import Parallel, delayed
 
 from service.artifact import git_commit, write_model
 from training.datasets import (
+    MANIFEST_PATH,
     PROJECT_ROOT,
     RAW_DIR,
     DatasetSpec,
@@ -39,6 +40,7 @@ from training.evaluate import (
 )
 from training.loaders import DataError, LabelledSet, read_table
 from training.model import (
+    CONFIG_PATH,
     ModelConfig,
     calibration_targets,
     decision_logits,
@@ -268,10 +270,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--feedback", action="store_true",
                         help="add the editors' stored feedback as another dataset")
     parser.add_argument("--raw-dir", type=Path, default=RAW_DIR)
-    parser.add_argument("--manifest", type=Path, default=None,
+    parser.add_argument("--manifest", type=Path, default=MANIFEST_PATH,
                         help="dataset manifest (default data/datasets.json)")
     parser.add_argument("--models-dir", type=Path, default=MODELS_DIR)
-    parser.add_argument("--config", type=Path, default=None,
+    parser.add_argument("--config", type=Path, default=CONFIG_PATH,
                         help="model hyperparameters (default training/model_config.toml)")
     parser.add_argument("--jobs", type=int, default=int(os.environ.get("HEADLINE_TRAIN_JOBS", "2")),
                         help="parallel fits (default 2)")
@@ -280,10 +282,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def train(args: argparse.Namespace) -> Path:
     steps = Steps()
-    config = ModelConfig.load(args.config) if args.config else ModelConfig.load()
+    config = ModelConfig.load(args.config)
     with steps.step("Loading datasets"):
         specs = [] if args.only_data else (
-            load_manifest(args.manifest) if args.manifest else load_manifest())
+            load_manifest(args.manifest))
         if args.only_data and not args.data:
             raise DataError("--only-data needs at least one --data file")
         extra_sets = []

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 from joblib import Parallel, delayed, parallel_config
 
-from training.datasets import PROJECT_ROOT, RAW_DIR, load_manifest
+from training.datasets import MANIFEST_PATH, PROJECT_ROOT, RAW_DIR, load_manifest
 from training.evaluate import (
     classification_metrics,
     sentence_case,
@@ -38,7 +38,7 @@ from training.evaluate import (
     title_case,
 )
 from training.loaders import DataError, LabelledSet
-from training.model import ModelConfig, decision_logits, fit_pipeline, fitting_key
+from training.model import CONFIG_PATH, ModelConfig, decision_logits, fit_pipeline, fitting_key
 from training.split import fold_ids
 from training.train import Part, fit_score_map, load_sources, split_sources
 
@@ -280,9 +280,9 @@ def ablation_table(rows: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="headline-tune", description=__doc__.split("\n")[0])
     parser.add_argument("--grid", type=Path, default=GRID_PATH)
-    parser.add_argument("--config", type=Path, default=None)
+    parser.add_argument("--config", type=Path, default=CONFIG_PATH)
     parser.add_argument("--raw-dir", type=Path, default=RAW_DIR)
-    parser.add_argument("--manifest", type=Path, default=None)
+    parser.add_argument("--manifest", type=Path, default=MANIFEST_PATH)
     parser.add_argument("--out", type=Path, default=REPORTS_DIR)
     parser.add_argument("--folds", type=int, default=TUNE_FOLDS)
     parser.add_argument("--jobs", type=int, default=-1)
@@ -291,8 +291,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.perf_counter()
     try:
-        base = ModelConfig.load(args.config) if args.config else ModelConfig.load()
-        specs = load_manifest(args.manifest) if args.manifest else load_manifest()
+        base = ModelConfig.load(args.config)
+        specs = load_manifest(args.manifest)
         parts = split_sources(load_sources(specs, args.raw_dir, [], []))
         candidates = load_ablation() if args.ablation else load_grid(args.grid)
         print(f"{'ablation' if args.ablation else 'tuning'}: {len(candidates)} candidates x "

@@ -110,7 +110,7 @@ _SUPPORTED = ("supported: analyzer 'word' or 'char_wb', lowercase on/off, strip_
 # Preprocessors the scorer knows, by what they do to a text (their key in _preparers).
 _KNOWN_PREPROCESSORS = {lower_with_bounds: "lower_with_bounds"}
 # How a cue names the headline's start and end markers when no word is left beside them.
-_MARKER_CUES = {HEADLINE_START: "start of headline", HEADLINE_END: "end of headline"}
+MARKER_CUES = {HEADLINE_START: "start of headline", HEADLINE_END: "end of headline"}
 
 
 def _unsupported(name: str, what: str) -> ModelError:
@@ -425,8 +425,8 @@ def _without_markers(term: str) -> str:
     is the cue "why"), or named when nothing else is left."""
     if HEADLINE_START not in term and HEADLINE_END not in term:
         return term
-    words = [w for w in term.split(" ") if w not in _MARKER_CUES]
-    return " ".join(words) if words else _MARKER_CUES[term.split(" ")[0]]
+    words = [w for w in term.split(" ") if w not in MARKER_CUES]
+    return " ".join(words) if words else MARKER_CUES[term.split(" ")[0]]
 
 
 class _StylePart:
@@ -496,7 +496,7 @@ class HeadlineScorer:
         for char_part in (p for p in self.tfidf_parts if p.char):
             for word_part in (p for p in self.tfidf_parts if not p.char):
                 char_part.learn_words(t for t in word_part.terms
-                                      if " " not in t and t not in _MARKER_CUES)
+                                      if " " not in t and t not in MARKER_CUES)
 
     @classmethod
     def from_artifact(cls, artifact: ModelArtifact) -> HeadlineScorer:

@@ -16,6 +16,12 @@ from flask import Blueprint, Response, current_app, render_template, request
 
 from service.config import Settings
 from service.openapi import error_responses
+from service.scorer import MARKER_CUES
+from service.text import PHRASING_FEATURES, STYLE_FEATURES
+
+# Cues about the whole headline rather than words in it: the model's named features and the
+# start/end markers. The page shows them as chips and never looks for them in the text.
+NAMED_CUES = (*STYLE_FEATURES, *PHRASING_FEATURES, *MARKER_CUES.values())
 
 # Scripts and styles from this origin only, requests to this origin only, no inline code;
 # the data: image is the page's empty favicon (so the browser asks for no /favicon.ico).
@@ -29,7 +35,7 @@ blueprint = Blueprint("web", __name__, template_folder="templates")
 def index() -> Response:
     settings: Settings = current_app.config["SETTINGS"]
     page = render_template("index.html", max_headline_chars=settings.max_headline_chars,
-                           max_batch=settings.max_batch)
+                           max_batch=settings.max_batch, named_cues=NAMED_CUES)
     response = Response(page, mimetype="text/html")
     response.headers["Content-Security-Policy"] = PAGE_CSP
     return response

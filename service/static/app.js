@@ -11,16 +11,10 @@
   // Each server refusal of one headline (too long, empty after normalisation) drops that line
   // and sends the rest again; this many times at most per edit.
   const MAX_RESENDS = 20;
-  // The model's named features (service/text.py STYLE_FEATURES and PHRASING_FEATURES): cues
-  // about the whole headline, shown as chips, never searched for in its text.
-  const STYLE_CUES = new Set([
-    "ALL-CAPS words", "exclamation mark", "question mark",
-    "headline length (words)", "very short headline", "starts with a number", "has a number",
-    "addresses the reader", "teaser opening", "teaser ending", "quote marks", "hype words",
-    "label prefix", "1 word", "2 words", "3 words", "4-5 words", "6-7 words", "8-9 words",
-    "10-12 words", "13-16 words", "17+ words", "headline length (characters)",
-    "start of headline", "end of headline",
-  ]);
+  // Cues about the whole headline (the model's named features, start/end of headline), as
+  // the service renders them into the page (service/web.py NAMED_CUES): shown as chips, never
+  // searched for in its text.
+  const STYLE_CUES = new Set(JSON.parse(document.body.dataset.namedCues || "[]"));
   const SINGLE_MARKS = { "exclamation mark": /!/gu, "question mark": /\?/gu };
   const WORD = "[\\p{L}\\p{N}\\p{M}_]";
   const NOT_WORD = "[^\\p{L}\\p{N}\\p{M}_]";

@@ -30,12 +30,14 @@ from service.artifact import ModelError
 from service.config import Settings
 from service.errors import error_response
 from service.loaded_model import LoadedModel, current_model, install_model, model_channel
-from service.openapi import json_response
+from service.openapi import error_example, json_response
 
 ADMIN_PREFIX = "/admin/"
 log = logging.getLogger(__name__)
 
 blueprint = Blueprint("admin", __name__)
+UNAUTHORIZED_MESSAGE = ("admin routes need the header 'Authorization: Bearer <token>' with the "
+                        "token configured as HEADLINE_ADMIN_TOKEN")
 
 
 def _settings() -> Settings:
@@ -70,9 +72,7 @@ def admin_refusal() -> Response | None:
     reason = "wrong bearer token" if scheme.lower() == "bearer" else "no bearer token"
     log.warning("admin request refused", extra={"fields": {
         "path": request.path, "reason": reason, "remote_addr": request.remote_addr}})
-    response = error_response(401, "unauthorized",
-                              "admin routes need the header 'Authorization: Bearer <token>' with the "
-                              "token configured as HEADLINE_ADMIN_TOKEN")
+    response = error_response(401, "unauthorized", UNAUTHORIZED_MESSAGE)
     response.headers["WWW-Authenticate"] = 'Bearer realm="headline-scorer admin"'
     return response
 
@@ -138,13 +138,17 @@ def reload_model() -> Response:
     return _reloaded("reloaded", outcome["model_version"], served.version)
 
 
+def unauthorized_response() -> dict[str, Any]:
+    """The OpenAPI response of :func:`admin_refusal`'s 401, for every admin route."""
+    response = error_example("No 'Authorization: Bearer <token>' header, or not the token of "
+                             "HEADLINE_ADMIN_TOKEN. Code: unauthorized.", "unauthorized",
+                             UNAUTHORIZED_MESSAGE)
+    response["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}}}
+    return response
+
+
 def openapi_fragment(settings: Settings) -> dict[str, Any]:
     """This blueprint's part of the OpenAPI document."""
-
-    def error(description: str, code: str, message: str) -> dict[str, Any]:
-        return json_response(description, "Error", {"error": {
-            "code": code, "message": message, "field": None,
-            "request_id": "5f0c2b8e1d3a4c6f9e7b2a1d0c3e4f5a"}})
 
     return {
         "tags": [{"name": "admin", "description": (
@@ -165,18 +169,21 @@ def openapi_fragment(settings: Settings) -> dict[str, Any]:
                 "200": json_response("The model now served.", "ReloadResponse", {
                     "status": "reloaded", "model_version": "20261128-101500-1c9e2f3a",
                     "previous_version": "20261127-084526-aff22a8e"}),
-                "401": error("No or the wrong bearer token.", "unauthorized",
-                             "admin routes need the header 'Authorization: Bearer <token>'"),
-                "404": error("No HEADLINE_ADMIN_TOKEN is configured: admin routes do not exist.",
-                             "not_found", "no route for /admin/reload; see /docs for the routes"),
-                "409": error("The model cannot be served; the message names the file and the reason. "
-                             "The previous model keeps serving.", "model_refused",
-                             "/srv/models/20261128-101500-1c9e2f3a/model.joblib: sha256 ... does not "
-                             "match the manifest's ...; still serving 20261127-084526-aff22a8e"),
-                "501": error("Several processes without service/gunicorn_conf.py: reload with SIGHUP.",
-                             "reload_unavailable", "send SIGHUP to the gunicorn master"),
-                "504": error("The gunicorn master did not report the reload in time.", "reload_timeout",
-                             "the gunicorn master (pid 4242) did not report the reload within 24 s"),
+                "401": unauthorized_response(),
+                "404": error_example(
+                    "No HEADLINE_ADMIN_TOKEN is configured: admin routes do not exist.",
+                    "not_found", "no route for /admin/reload; see /docs for the routes"),
+                "409": error_example(
+                    "The model cannot be served; the message names the file and the reason. "
+                    "The previous model keeps serving.", "model_refused",
+                    "/srv/models/20261128-101500-1c9e2f3a/model.joblib: sha256 ... does not "
+                    "match the manifest's ...; still serving 20261127-084526-aff22a8e"),
+                "501": error_example(
+                    "Several processes without service/gunicorn_conf.py: reload with SIGHUP.",
+                    "reload_unavailable", "send SIGHUP to the gunicorn master"),
+                "504": error_example(
+                    "The gunicorn master did not report the reload in time.", "reload_timeout",
+                    "the gunicorn master (pid 4242) did not report the reload within 24 s"),
                 "500": {"$ref": "#/components/responses/InternalError"},
             },
         }}},

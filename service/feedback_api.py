@@ -19,12 +19,12 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from flask.blueprints import BlueprintSetupState
 
-from service.admin import admin_refusal
+from service.admin import admin_refusal, unauthorized_response
 from service.config import Settings
 from service.errors import ValidationError, error_response
 from service.feedback import COLUMNS, LABELS, FeedbackStore, FeedbackUnavailable
 from service.loaded_model import current_model
-from service.openapi import error_responses, json_body, json_response, ref
+from service.openapi import error_example, error_responses, json_body, json_response, ref
 from service.text import normalise_text
 from service.validation import headline_text, read_json_object, reject_unknown_fields, required
 
@@ -150,25 +150,16 @@ def openapi_fragment(settings: Settings) -> dict[str, Any]:
         "note": "a straight animal story", "model_version": "20261127-084526-aff22a8e",
         "model_score": 0.9444, "model_label": "sensational",
     }
-    unavailable = json_response(
+    unavailable = error_example(
         "The feedback database cannot be used now: locked by another connection for longer "
         "than HEADLINE_FEEDBACK_BUSY_MS (with a Retry-After header), read-only, not creatable, "
         "not an SQLite database, or on a full disk. Nothing was stored or changed. Code: "
-        "feedback_unavailable.", "Error",
-        {"error": {"code": "feedback_unavailable", "message": (
-            "the feedback database is locked by another connection (waited 5000 ms, "
-            "HEADLINE_FEEDBACK_BUSY_MS); cannot store the feedback; nothing was stored"),
-            "field": None, "request_id": "5f0c2b8e1d3a4c6f9e7b2a1d0c3e4f5a"}})
+        "feedback_unavailable.", "feedback_unavailable",
+        "the feedback database is locked by another connection (waited 5000 ms, "
+        "HEADLINE_FEEDBACK_BUSY_MS); cannot store the feedback; nothing was stored")
     unavailable["headers"] = {"Retry-After": {
         "description": "Seconds to wait before trying again, when the database was locked.",
         "schema": {"type": "integer"}}}
-    unauthorized = json_response(
-        "No 'Authorization: Bearer <token>' header, or not the token of HEADLINE_ADMIN_TOKEN. "
-        "Code: unauthorized.", "Error",
-        {"error": {"code": "unauthorized", "message": "this route needs the admin token "
-                   "(HEADLINE_ADMIN_TOKEN) as 'Authorization: Bearer <token>'", "field": None,
-                   "request_id": "5f0c2b8e1d3a4c6f9e7b2a1d0c3e4f5a"}})
-    unauthorized["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}}}
     schemas = {
         "FeedbackRequest": {
             "type": "object",
@@ -263,7 +254,7 @@ def openapi_fragment(settings: Settings) -> dict[str, Any]:
                                             "next_after_id": None}},
                             "text/csv": text,
                             "application/x-ndjson": text}},
-                "401": unauthorized,
+                "401": unauthorized_response(),
                 **error_responses(404, 422, 500),
                 "503": unavailable,
             },

@@ -71,6 +71,15 @@ def json_response(description: str, schema: str | dict[str, Any], example: Any =
     return {"description": description, "content": {"application/json": media}}
 
 
+EXAMPLE_REQUEST_ID = "5f0c2b8e1d3a4c6f9e7b2a1d0c3e4f5a"
+
+
+def error_example(description: str, code: str, message: str) -> dict[str, Any]:
+    """A documented error response: the Error schema, with one example error."""
+    return json_response(description, "Error", {"error": {
+        "code": code, "message": message, "field": None, "request_id": EXAMPLE_REQUEST_ID}})
+
+
 def error_responses(*statuses: int) -> dict[str, Any]:
     """References to the shared error responses, for an operation's ``responses``."""
     return {str(s): {"$ref": f"#/components/responses/{ERROR_RESPONSES[s][0]}"} for s in statuses}
@@ -105,10 +114,8 @@ def _base_document(settings: Settings) -> dict[str, Any]:
     }
     responses = {}
     for name, description, codes in ERROR_RESPONSES.values():
-        responses[name] = json_response(
-            f"{description} Codes: {', '.join(codes)}.", "Error",
-            {"error": {"code": codes[0], "message": description, "field": None,
-                       "request_id": "5f0c2b8e1d3a4c6f9e7b2a1d0c3e4f5a"}})
+        responses[name] = error_example(f"{description} Codes: {', '.join(codes)}.", codes[0],
+                                        description)
     return {
         "openapi": "3.1.0",
         "info": {

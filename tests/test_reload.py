@@ -135,6 +135,15 @@ def test_admin_routes_need_the_bearer_token(client: FlaskClient, header: str | N
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
+@pytest.mark.parametrize(("method", "path"), [("post", "/admin/reload"), ("get", "/v1/feedback")])
+def test_the_documented_401_is_the_one_sent(client: FlaskClient, method: str, path: str) -> None:
+    documented = client.get("/openapi.json").get_json()["paths"][path][method]["responses"]["401"]
+    example = documented["content"]["application/json"]["example"]["error"]
+    sent = client.open(path, method=method.upper()).get_json()["error"]
+    assert (example["code"], example["message"]) == (sent["code"], sent["message"])
+    assert "WWW-Authenticate" in documented["headers"]
+
+
 @pytest.mark.parametrize("header", [f"Bearer {TOKEN}", f"bearer {TOKEN}", f"  Bearer   {TOKEN} "])
 def test_the_right_token_is_accepted(client: FlaskClient, header: str) -> None:
     response = client.post("/admin/reload", headers={"Authorization": header})

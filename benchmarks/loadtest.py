@@ -127,7 +127,10 @@ class Gunicorn:
             if self.process.poll() is not None:
                 raise SystemExit(f"loadtest: gunicorn exited with {self.process.returncode}:\n{self.log()}")
             found = _LISTENING.search(self.log())
-            if found and call(int(found.group(1)), "GET", "/readyz")[0] == 200:
+            # Ready, and every worker booted (WORKERS is unset here: the configured default), so
+            # the load never starts on fewer workers than the run reports.
+            if (found and len(children_of(self.process.pid)) >= Settings.workers
+                    and call(int(found.group(1)), "GET", "/readyz")[0] == 200):
                 return int(found.group(1))
             time.sleep(0.1)
         log = self.log()

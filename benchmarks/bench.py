@@ -51,9 +51,9 @@ if str(ROOT) not in sys.path:  # run as a script: python benchmarks/bench.py
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.wrk_lua import WRK_DONE_AS_JSON  # noqa: E402
-from service.artifact import git_commit, load_model  # noqa: E402
-from service.scorer import HeadlineScorer  # noqa: E402
-from service.text import normalise_text  # noqa: E402
+from headline_scorer.artifact import git_commit, load_model  # noqa: E402
+from headline_scorer.scorer import HeadlineScorer  # noqa: E402
+from headline_scorer.text import normalise_text  # noqa: E402
 
 GUNICORN = Path(sys.executable).parent / "gunicorn"
 # The app and its gunicorn configuration; the naive one copies the service's settings.
@@ -117,8 +117,8 @@ LOAD_SNIPPET = """
 import json, sys, time
 t0 = time.perf_counter()
 import joblib
-from service.artifact import load_model
-from service.scorer import HeadlineScorer
+from headline_scorer.artifact import load_model
+from headline_scorer.scorer import HeadlineScorer
 t1 = time.perf_counter()
 artifact = load_model(sys.argv[1])
 t2 = time.perf_counter()

@@ -45,7 +45,7 @@ import pyarrow.parquet as pq
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from service.artifact import load_model  # noqa: E402
+from headline_scorer.artifact import load_model  # noqa: E402
 from training.datasets import RAW_DIR, load_dataset, load_manifest  # noqa: E402
 
 BENCH_DIR = ROOT / "data" / "bench"

@@ -15,7 +15,7 @@ requests/s and headlines/s, the machine and versions) and exits non-zero on any 
 
 With ``--reloads N`` the model is also reloaded N times during the run, alternately by
 ``POST /admin/reload`` and by SIGHUP to the master, switching between two versions written
-(through ``service.artifact``) into a private copy of the models directory; each reload must
+(through ``headline_scorer.artifact``) into a private copy of the models directory; each reload must
 succeed and the run must still have no error and no non-2xx answer.
 
 Bounded: the target is always 127.0.0.1 (a server this script starts), the run lasts at most
@@ -46,7 +46,7 @@ if str(ROOT) not in sys.path:  # run as a script: python benchmarks/loadtest.py
 
 from benchmarks.bench import children_of, load_headlines, machine, versions  # noqa: E402
 from benchmarks.wrk_lua import WRK_DONE_AS_JSON  # noqa: E402
-from service.artifact import git_commit, load_model, point_current_at, write_model  # noqa: E402
+from headline_scorer.artifact import git_commit, load_model, point_current_at, write_model  # noqa: E402
 from service.config import Settings  # noqa: E402
 
 GUNICORN = Path(sys.executable).parent / "gunicorn"

@@ -1,7 +1,7 @@
 """headline-scorer's service package: the scorer, the model artifact, the HTTP app and the CLI.
 
 ``create_app`` (the HTTP app factory, see ``service.app``) is imported on first use, so the
-CLI and training, which import ``service.artifact`` and ``service.scorer``, do not pay for
+CLI and training, which import ``headline_scorer.artifact`` and ``headline_scorer.scorer``, do not pay for
 importing Flask and the routes.
 """
 

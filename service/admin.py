@@ -26,7 +26,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import NotFound
 
-from service.artifact import ModelError
+from headline_scorer.artifact import ModelError
 from service.config import Settings
 from service.errors import error_response
 from service.loaded_model import LoadedModel, current_model, install_model, model_channel

@@ -1,7 +1,7 @@
 """The application factory: settings, model, blueprints, errors, request log and metrics.
 
-``create_app`` loads the model once (through ``service.artifact``) and refuses to build an app
-without a working one: :class:`~service.artifact.ModelError` names the file at fault, and under
+``create_app`` loads the model once (through ``headline_scorer.artifact``) and refuses to build an app
+without a working one: :class:`~headline_scorer.artifact.ModelError` names the file at fault, and under
 gunicorn (preloaded) that stops start-up with that one line and a non-zero exit.
 
 Routes live in the modules of :data:`ROUTE_MODULES`; each has a ``blueprint`` and an

@@ -42,11 +42,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from service.artifact import ModelError, load_model
+from headline_scorer.artifact import ModelError, load_model
+from headline_scorer.scorer import EmptyHeadline, HeadlineScorer
+from headline_scorer.text import normalise_text, quote_tsv_field, split_tsv_line
 from service.client import HeadlineClient, HeadlineRejected, ServiceError
 from service.config import Settings
-from service.scorer import EmptyHeadline, HeadlineScorer
-from service.text import normalise_text, quote_tsv_field, split_tsv_line
 
 TEXT_FIELDS = ("headline", "text")
 FORMATS = ("jsonl", "csv", "tsv", "parquet")

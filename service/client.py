@@ -24,7 +24,7 @@ from typing import Any
 
 import requests
 
-from service.text import EMPTY_HEADLINE_MESSAGE, normalise_text
+from headline_scorer.text import EMPTY_HEADLINE_MESSAGE, normalise_text
 
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_RETRIES = 3

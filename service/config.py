@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from headline_scorer.paths import DEFAULT_FEEDBACK_DB, DEFAULT_MODELS_ROOT, Paths
 
 
 def _int(name: str, default: int, minimum: int = 1, maximum: int | None = None) -> int:
@@ -41,8 +41,8 @@ def _log_level(raw: str) -> str:
 class Settings:
     """What the service, the CLI and batch jobs read from the environment."""
 
-    models_root: Path = PROJECT_ROOT / "models"
-    model_dir: Path = PROJECT_ROOT / "models" / "current"
+    models_root: Path = DEFAULT_MODELS_ROOT
+    model_dir: Path = DEFAULT_MODELS_ROOT / "current"
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = os.cpu_count() or 1
@@ -58,17 +58,17 @@ class Settings:
     threads: int = 1
     # Editors' feedback (POST /v1/feedback): an SQLite file, and how long a write waits for
     # another writer's lock before the request gets a 503.
-    feedback_db: Path = PROJECT_ROOT / "data" / "feedback.sqlite3"
+    feedback_db: Path = DEFAULT_FEEDBACK_DB
     feedback_busy_ms: int = 5000
     # Bearer token for the admin routes (GET /v1/feedback); None hides them (404).
     admin_token: str | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
-        models_root = Path(os.environ.get("HEADLINE_MODELS_DIR", cls.models_root)).resolve()
+        paths = Paths.from_env()
         return cls(
-            models_root=models_root,
-            model_dir=Path(os.environ.get("HEADLINE_MODEL_DIR", models_root / "current")),
+            models_root=paths.models_root,
+            model_dir=paths.model_dir,
             host=os.environ.get("HOST", cls.host),
             port=_int("PORT", cls.port, minimum=0, maximum=65535),  # 0: any free port (gunicorn logs it)
             workers=_int("WORKERS", cls.workers),
@@ -79,7 +79,7 @@ class Settings:
             graceful_timeout=_int("GRACEFUL_TIMEOUT", cls.graceful_timeout, minimum=0),
             worker_timeout=_int("WORKER_TIMEOUT", cls.worker_timeout),
             threads=_int("THREADS", cls.threads),
-            feedback_db=Path(os.environ.get("HEADLINE_FEEDBACK_DB", "").strip() or cls.feedback_db),
+            feedback_db=paths.feedback_db,
             feedback_busy_ms=_int("HEADLINE_FEEDBACK_BUSY_MS", cls.feedback_busy_ms, minimum=0),
             admin_token=os.environ.get("HEADLINE_ADMIN_TOKEN", "").strip() or None,
         )

@@ -14,7 +14,7 @@ How it works:
   for row, and an error names the file and the line.
 - **The model is loaded once per worker process**: tasks carry the model's directory and
   sha256, never the model; the first task on a worker loads and verifies it
-  (``service.artifact``) and later tasks reuse it. Every worker must see the model directory
+  (``headline_scorer.artifact``) and later tasks reuse it. Every worker must see the model directory
   (the resolved version directory, so a retrain during the job cannot mix two models) and
   the input and output paths at the same place, e.g. on a shared filesystem.
 - **Output**: ``part-FFFFF-CCCCC.parquet`` for file F's chunk C, so sorted names are input
@@ -56,7 +56,8 @@ from typing import Any
 import pyarrow as pa
 from filelock import FileLock, Timeout
 
-from service.artifact import ModelError, load_model
+from headline_scorer.artifact import ModelError, load_model
+from headline_scorer.scorer import HeadlineScorer
 from service.cli import (
     Appended,
     InputError,
@@ -72,7 +73,6 @@ from service.cli import (
     write_parquet,
 )
 from service.config import Settings
-from service.scorer import HeadlineScorer
 
 DEFAULT_PARTITION_ROWS = 50_000
 JOB_FILE = "job.json"

@@ -5,7 +5,7 @@ model's version and the score and label that model gives the headline, computed 
 the shared scorer (so the record says what the editor disagreed with, whatever the page
 showed). ``GET /v1/feedback`` lists the records (JSON, by pages) or exports them
 (``?format=csv`` or ``jsonl``); it needs the bearer token of HEADLINE_ADMIN_TOKEN and does not
-exist (404) when that is unset. Storage is :mod:`service.feedback`; a database that cannot be
+exist (404) when that is unset. Storage is :mod:`headline_scorer.feedback_store`; a database that cannot be
 written or read answers 503 with the reason.
 """
 
@@ -19,13 +19,13 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from flask.blueprints import BlueprintSetupState
 
+from headline_scorer.feedback_store import COLUMNS, LABELS, FeedbackStore, FeedbackUnavailable
+from headline_scorer.text import normalise_text
 from service.admin import admin_refusal, unauthorized_response
 from service.config import Settings
 from service.errors import ValidationError, error_response
-from service.feedback import COLUMNS, LABELS, FeedbackStore, FeedbackUnavailable
 from service.loaded_model import current_model
 from service.openapi import error_example, error_responses, json_body, json_response, ref
-from service.text import normalise_text
 from service.validation import headline_text, read_json_object, reject_unknown_fields, required
 
 STORE_KEY = "headline_feedback_store"

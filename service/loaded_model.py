@@ -33,9 +33,9 @@ from typing import Any
 
 from flask import Flask, current_app
 
-from service.artifact import ModelArtifact, ModelError, load_model
+from headline_scorer.artifact import ModelArtifact, ModelError, load_model
+from headline_scorer.scorer import HeadlineScorer
 from service.config import Settings
-from service.scorer import HeadlineScorer
 
 log = logging.getLogger(__name__)
 

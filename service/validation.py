@@ -16,8 +16,8 @@ from typing import Any
 from flask import request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from headline_scorer.text import EMPTY_AFTER_NORMALISING, normalise_text
 from service.errors import ApiError, ValidationError
-from service.text import EMPTY_AFTER_NORMALISING, normalise_text
 
 
 def json_type(value: Any) -> str:

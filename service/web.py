@@ -14,10 +14,10 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, render_template, request
 
+from headline_scorer.features import PHRASING_FEATURES, STYLE_FEATURES
+from headline_scorer.scorer import MARKER_CUES
 from service.config import Settings
 from service.openapi import error_responses
-from service.scorer import MARKER_CUES
-from service.text import PHRASING_FEATURES, STYLE_FEATURES
 
 # Cues about the whole headline rather than words in it: the model's named features and the
 # start/end markers. The page shows them as chips and never looks for them in the text.

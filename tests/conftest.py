@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from service.artifact import ModelArtifact, load_model
-from service.scorer import HeadlineScorer
+from headline_scorer.artifact import ModelArtifact, load_model
+from headline_scorer.scorer import HeadlineScorer
 from tests.fixture_headlines import make_headlines, write_fixture_config, write_fixture_datasets
 from tests.gunicorn_server import Server, server_pool
 from training.train import main as train_main

@@ -26,7 +26,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from service.config import PROJECT_ROOT
+from headline_scorer.paths import PROJECT_ROOT
 
 GUNICORN = Path(sys.executable).with_name("gunicorn")
 CONFIG = PROJECT_ROOT / "service" / "gunicorn_conf.py"

@@ -24,11 +24,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from headline_scorer.artifact import ModelError
+from headline_scorer.scorer import HeadlineScorer
 from service import create_app
-from service.artifact import ModelError
 from service.config import Settings
 from service.loaded_model import MODEL_KEY, LoadedModel, install_model
-from service.scorer import HeadlineScorer
 
 MAX_BATCH = 5
 MAX_CHARS = 80

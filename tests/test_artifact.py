@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pickle
@@ -14,8 +15,8 @@ import numpy as np
 import pytest
 import sklearn
 
-import service.artifact as artifact_module
-from service.artifact import (
+import headline_scorer.artifact as artifact_module
+from headline_scorer.artifact import (
     CURRENT_LINK,
     MANIFEST_FILE,
     MODEL_FILE,
@@ -217,6 +218,31 @@ def test_a_damaged_manifest_is_refused_by_name(model_copy: Path, changes: dict,
     with pytest.raises(ModelError) as caught:
         load_model(model_copy, model_copy)
     assert str(path) in str(caught.value) and problem in str(caught.value)
+
+
+def test_a_model_of_the_old_format_is_refused_with_the_retrain_hint(model_copy: Path) -> None:
+    # Format 1 pickled service.text.* classes; unpickling it is never attempted.
+    path = edit_manifest(version_dir(model_copy), format_version=1)
+    with pytest.raises(ModelError) as caught:
+        load_model(model_copy, model_copy)
+    message = str(caught.value)
+    assert str(path) in message and "model format 1" in message and "make train" in message
+
+
+def test_a_saved_pipeline_names_only_the_core(model_copy: Path) -> None:
+    """The pickled pipeline refers to headline_scorer.* and the numeric libraries, never to
+    the server or training packages, so an environment with the core installed can load it."""
+    modules: set[str] = set()
+
+    class Recorder(pickle.Unpickler):
+        def find_class(self, module: str, name: str) -> object:
+            modules.add(module.split(".")[0])
+            return super().find_class(module, name)
+
+    pipeline = load_model(model_copy, model_copy).pipeline
+    Recorder(io.BytesIO(pickle.dumps(pipeline))).load()
+    assert "headline_scorer" in modules
+    assert not modules & {"service", "training", "batch", "tests"}, modules
 
 
 def test_a_missing_model_file_is_named(model_copy: Path) -> None:

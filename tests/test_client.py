@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from werkzeug.serving import make_server
 
+from headline_scorer.scorer import HeadlineScorer
 from service import create_app
 from service.client import (
     FALLBACK_BATCH,
@@ -27,7 +28,6 @@ from service.client import (
     ServiceUnavailable,
 )
 from service.config import Settings
-from service.scorer import HeadlineScorer
 
 Fault = Callable[[dict], tuple[str, dict[str, str], bytes] | None]
 

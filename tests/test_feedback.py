@@ -23,12 +23,13 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from headline_scorer.artifact import CURRENT_LINK
+from headline_scorer.feedback_store import COLUMNS, FeedbackStore
+from headline_scorer.scorer import HeadlineScorer
 from service import create_app
-from service.artifact import CURRENT_LINK
-from service.feedback import COLUMNS, MIN_PER_LABEL, FeedbackStore, feedback_dataset
-from service.scorer import HeadlineScorer
 from tests.conftest import train_fixture_model
 from tests.test_api import MAX_CHARS, call, error_of, settings_for
+from training.feedback import MIN_PER_LABEL, feedback_dataset
 from training.loaders import DataError
 
 TOKEN = "s3cret-admin-token"

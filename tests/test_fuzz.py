@@ -28,12 +28,12 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from headline_scorer.scorer import MATRIX_BATCH, EmptyHeadline, HeadlineScorer
+from headline_scorer.text import normalise_text
 from service import create_app
 from service.app import ROUTE_MODULES
 from service.config import Settings
 from service.openapi import build_document
-from service.scorer import MATRIX_BATCH, EmptyHeadline, HeadlineScorer
-from service.text import normalise_text
 
 TOKEN = "fuzz-admin-token"
 MAX_CHARS = 200

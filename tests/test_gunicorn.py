@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from service.scorer import HeadlineScorer
+from headline_scorer.scorer import HeadlineScorer
 from tests.gunicorn_server import (
     CAT,
     MAX_BODY,

@@ -20,8 +20,8 @@ import psutil
 import pytest
 import requests
 
+from headline_scorer.scorer import HeadlineScorer
 from service.config import Settings
-from service.scorer import HeadlineScorer
 from tests.gunicorn_server import Server, gunicorn_environment
 
 FIFTY_MB = 50 * 1024 * 1024

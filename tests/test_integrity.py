@@ -19,9 +19,16 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-import service.artifact as artifact_module
+import headline_scorer.artifact as artifact_module
+from headline_scorer.artifact import (
+    CURRENT_LINK,
+    MANIFEST_FILE,
+    MODEL_FILE,
+    ModelError,
+    point_current_at,
+    sha256_of,
+)
 from service import create_app
-from service.artifact import CURRENT_LINK, MANIFEST_FILE, MODEL_FILE, ModelError, point_current_at, sha256_of
 from service.config import Settings
 from service.loaded_model import FOLLOWER_KEY, attach_channel, reload_in_master
 

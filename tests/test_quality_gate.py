@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from service.artifact import load_model
+from headline_scorer.artifact import load_model
 from training.evaluate import sentence_case, shout, title_case
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

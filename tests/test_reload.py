@@ -31,8 +31,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 import service.admin as admin_module
-from service import create_app
-from service.artifact import (
+from headline_scorer.artifact import (
     CURRENT_LINK,
     MANIFEST_FILE,
     MODEL_FILE,
@@ -42,6 +41,8 @@ from service.artifact import (
     sha256_of,
     write_model,
 )
+from headline_scorer.scorer import HeadlineScorer
+from service import create_app
 from service.config import Settings
 from service.loaded_model import (
     FOLLOWER_KEY,
@@ -50,7 +51,6 @@ from service.loaded_model import (
     model_channel,
     reload_in_master,
 )
-from service.scorer import HeadlineScorer
 from tests.gunicorn_server import Server, metric_value
 
 TOKEN = "test-admin-token"

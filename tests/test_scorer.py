@@ -15,9 +15,15 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 
-import service.scorer as scorer_module
-from service.artifact import ModelArtifact, ModelError
-from service.scorer import (
+import headline_scorer.scorer as scorer_module
+from headline_scorer.artifact import ModelArtifact, ModelError
+from headline_scorer.features import (
+    WORD_AND_PUNCTUATION_PATTERN,
+    PhrasingFeatures,
+    StyleFeatures,
+    lower_with_bounds,
+)
+from headline_scorer.scorer import (
     MATRIX_BATCH,
     NEUTRAL,
     SENSATIONAL,
@@ -26,13 +32,7 @@ from service.scorer import (
     HeadlineScorer,
     ScoredHeadline,
 )
-from service.text import (
-    WORD_AND_PUNCTUATION_PATTERN,
-    PhrasingFeatures,
-    StyleFeatures,
-    lower_with_bounds,
-    normalise_text,
-)
+from headline_scorer.text import normalise_text
 from tests.fixture_headlines import make_headlines
 
 TOLERANCE = 1e-9

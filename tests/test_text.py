@@ -5,14 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from service.text import (
-    STYLE_FEATURES,
-    StyleFeatures,
-    is_all_caps_text,
-    normalise_text,
-    split_tsv_line,
-    words_in_caps,
-)
+from headline_scorer.features import STYLE_FEATURES, StyleFeatures, is_all_caps_text, words_in_caps
+from headline_scorer.text import normalise_text, split_tsv_line
 
 
 @pytest.mark.parametrize("raw, clean", [

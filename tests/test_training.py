@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from sklearn.pipeline import Pipeline
 
-from service.artifact import CURRENT_LINK, ModelArtifact, load_model
+from headline_scorer.artifact import CURRENT_LINK, ModelArtifact, load_model
 from tests.conftest import train_fixture_model
 from tests.fixture_headlines import make_headlines
 from training import model, split

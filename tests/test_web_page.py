@@ -29,10 +29,10 @@ from typing import Any
 import pytest
 from werkzeug.serving import make_server
 
+from headline_scorer.features import PHRASING_FEATURES, STYLE_FEATURES
+from headline_scorer.paths import PROJECT_ROOT
+from headline_scorer.scorer import HeadlineScorer
 from service import create_app
-from service.config import PROJECT_ROOT
-from service.scorer import HeadlineScorer
-from service.text import PHRASING_FEATURES, STYLE_FEATURES
 from tests.test_api import settings_for
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -22,13 +22,12 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from service.artifact import sha256_of as sha256_file
-from service.text import normalise_text
+from headline_scorer.artifact import sha256_of as sha256_file
+from headline_scorer.paths import DATASET_MANIFEST as MANIFEST_PATH
+from headline_scorer.paths import RAW_DIR
+from headline_scorer.text import normalise_text
 from training.loaders import DataError, LabelledSet, read_lines, read_table, read_webis
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-MANIFEST_PATH = PROJECT_ROOT / "data" / "datasets.json"
-RAW_DIR = PROJECT_ROOT / "data" / "raw"
 DOWNLOAD_TIMEOUT_S = 60
 OPTIONAL_FILES = ("LICENSE", "README.txt")
 

@@ -34,12 +34,13 @@ import numpy as np
 from joblib import Parallel, delayed
 from sklearn.metrics import roc_auc_score
 
+from headline_scorer.paths import REPORTS_DIR
 from training.datasets import MANIFEST_PATH, RAW_DIR, load_manifest
 from training.loaders import DataError, LabelledSet
 from training.model import CONFIG_PATH, ModelConfig
 from training.split import fold_ids, text_fraction
 from training.train import Part, fit_and_score, load_sources, split_sources
-from training.tune import ABLATION_COLUMNS, REPORTS_DIR, TUNE_FOLDS, _fmt, run_search
+from training.tune import ABLATION_COLUMNS, TUNE_FOLDS, metric_cell, run_search
 
 SHARES = (0.25, 0.5, 0.75, 1.0)
 ALONE_C = (0.3, 1.0, 2.5)
@@ -155,7 +156,7 @@ def write_report(result: dict, out_dir: Path) -> Path:
                   f"({result['folds']} folds inside the training parts).", "",
                   f"| {name} weight | " + " | ".join(n for n, _ in ABLATION_COLUMNS) + " |",
                   "|" + "---|" * (len(ABLATION_COLUMNS) + 1)]
-        lines += [f"| {r['weight']} | " + " | ".join(_fmt(r["metrics"], path)
+        lines += [f"| {r['weight']} | " + " | ".join(metric_cell(r["metrics"], path)
                                                      for _, path in ABLATION_COLUMNS) + " |"
                   for r in rows]
         lines.append("")
@@ -169,7 +170,7 @@ def write_report(result: dict, out_dir: Path) -> Path:
                                                    for m in ("ROC-AUC", "MSE", "ECE")) + " |",
                   "|" + "---|" * (3 * len(graded) + 1)]
         lines += [f"| {r['class_share']} | " + " | ".join(
-            _fmt(r["metrics"], f"{g}.{m}") for g in graded
+            metric_cell(r["metrics"], f"{g}.{m}") for g in graded
             for m in ("roc_auc", "mse_truth_mean", "ece")) + " |" for r in result["calibration"]]
         lines.append("")
     path = out_dir / "limits.md"

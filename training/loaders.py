@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from service.text import normalise_text, split_tsv_line
+from headline_scorer.text import normalise_text, split_tsv_line
 
 _LINE_END = re.compile(r"\r\n|\r|\n")
 TEXT_COLUMNS = ("headline", "text", "title", "postText")
@@ -324,15 +324,22 @@ def read_table(name: str, path: Path, text_column: str | None = None,
 
     Column names default to the first of :data:`TEXT_COLUMNS` / :data:`LABEL_COLUMNS` present.
     """
+    records = ((f"{path}:{lineno}", record) for lineno, record in _table_rows(path))
+    return read_records(name, records, text_column, label_column)
+
+
+def read_records(name: str, records: Iterable[tuple[str, dict[str, object]]],
+                 text_column: str | None = None, label_column: str | None = None) -> LabelledSet:
+    """A dataset from ``(where, record)`` pairs, read by the rules of :func:`read_table`
+    (``where`` names the record in errors: a file and line, or a database row)."""
     report = ReadReport()
     rows: list[_Row] = []
     columns: tuple[str, str] | None = None
-    for lineno, record in _table_rows(path):
+    for where, record in records:
         report.rows_read += 1
         if not record:
             report.empty_skipped += 1
             continue
-        where = f"{path}:{lineno}"
         if columns is None or columns[0] not in record or columns[1] not in record:
             columns = (
                 _pick_column(record, text_column, TEXT_COLUMNS, "text", where),

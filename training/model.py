@@ -21,7 +21,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 
-from service.text import (
+from headline_scorer.features import (
     WORD_AND_PUNCTUATION_PATTERN,
     PhrasingFeatures,
     StyleFeatures,

@@ -18,7 +18,7 @@ from sklearn.calibration import calibration_curve  # noqa: E402
 from sklearn.metrics import roc_curve  # noqa: E402
 from sklearn.pipeline import Pipeline  # noqa: E402
 
-from service.artifact import MANIFEST_FILE  # noqa: E402
+from headline_scorer.artifact import MANIFEST_FILE  # noqa: E402
 from training.loaders import LabelledSet  # noqa: E402
 
 INTENDED_USE = """\

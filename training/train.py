@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 from joblib import Parallel, delayed
 
-from service.artifact import git_commit, write_model
+from headline_scorer.artifact import git_commit, write_model
+from headline_scorer.paths import PROJECT_ROOT, REPORTS_DIR, Paths
 from training.datasets import (
     MANIFEST_PATH,
-    PROJECT_ROOT,
     RAW_DIR,
     DatasetSpec,
     dataset_files,
@@ -38,6 +38,7 @@ from training.evaluate import (
     classification_metrics,
     shouting_sensitivity,
 )
+from training.feedback import feedback_dataset
 from training.loaders import DataError, LabelledSet, read_table
 from training.model import (
     CONFIG_PATH,
@@ -50,7 +51,6 @@ from training.model import (
 )
 from training.split import fold_ids, split_train_test
 
-MODELS_DIR = PROJECT_ROOT / "models"
 CALIBRATION_FOLDS = 3
 CV_FOLDS = 5
 SMALL_DATASET_ROWS = 1000
@@ -248,7 +248,7 @@ def fit_score_map(parts: list[Part], logits: dict[str, np.ndarray], config: Mode
 
 # ---------------------------------------------------------------------------------- main
 
-ABLATION_REPORT = PROJECT_ROOT / "reports" / "ablation.json"
+ABLATION_REPORT = REPORTS_DIR / "ablation.json"
 
 
 def matching_ablation(config: ModelConfig, path: Path = ABLATION_REPORT) -> dict | None:
@@ -272,7 +272,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--raw-dir", type=Path, default=RAW_DIR)
     parser.add_argument("--manifest", type=Path, default=MANIFEST_PATH,
                         help="dataset manifest (default data/datasets.json)")
-    parser.add_argument("--models-dir", type=Path, default=MODELS_DIR)
+    parser.add_argument("--models-dir", type=Path, default=Paths.from_env().models_root,
+                        help="where the new version is written (default HEADLINE_MODELS_DIR or models/)")
     parser.add_argument("--config", type=Path, default=CONFIG_PATH,
                         help="model hyperparameters (default training/model_config.toml)")
     parser.add_argument("--jobs", type=int, default=int(os.environ.get("HEADLINE_TRAIN_JOBS", "2")),
@@ -290,7 +291,6 @@ def train(args: argparse.Namespace) -> Path:
             raise DataError("--only-data needs at least one --data file")
         extra_sets = []
         if args.feedback:
-            from service.feedback import feedback_dataset
             extra_sets.append(feedback_dataset())
         sources = load_sources(specs, args.raw_dir, args.data, extra_sets)
         print_data_summary(sources)

@@ -30,7 +30,8 @@ from pathlib import Path
 import numpy as np
 from joblib import Parallel, delayed, parallel_config
 
-from training.datasets import MANIFEST_PATH, PROJECT_ROOT, RAW_DIR, load_manifest
+from headline_scorer.paths import REPORTS_DIR
+from training.datasets import MANIFEST_PATH, RAW_DIR, load_manifest
 from training.evaluate import (
     classification_metrics,
     sentence_case,
@@ -44,7 +45,6 @@ from training.train import Part, fit_score_map, load_sources, split_sources
 
 GRID_PATH = Path(__file__).with_name("tune_grid.toml")
 ABLATION_PATH = Path(__file__).with_name("ablation.toml")
-REPORTS_DIR = PROJECT_ROOT / "reports"
 TUNE_FOLDS = 3
 
 # The product's targets (issue 4). Each is (metric path, direction, bound).
@@ -207,7 +207,7 @@ def run_search(parts: list[Part], base: ModelConfig, candidates: list[dict], n_f
     return rows
 
 
-def _fmt(metrics: dict, path: str) -> str:
+def metric_cell(metrics: dict, path: str) -> str:
     value = _lookup(metrics, path)
     return "-" if value is None else f"{value:.3f}"
 
@@ -230,7 +230,7 @@ def write_tables(rows: list[dict], out_dir: Path, backend: str, seconds: float, 
     ]
     for rank, row in enumerate(rows, start=1):
         over = ", ".join(f"{k}={v}" for k, v in row["overrides"].items()) or "(defaults)"
-        cells = [_fmt(row["metrics"], TARGETS[n][0]) for n in names]
+        cells = [metric_cell(row["metrics"], TARGETS[n][0]) for n in names]
         lines.append(f"| {rank} | {over} | " + " | ".join(cells) + f" | {row['worst_margin']:+.3f} |")
     lines += ["", "Targets: " + ", ".join(f"{n} {d} {b}" for n, (_, d, b) in TARGETS.items()), ""]
     path = out_dir / "tuning.md"
@@ -272,7 +272,7 @@ def ablation_table(rows: list[dict]) -> str:
     lines = ["| variant | " + " | ".join(name for name, _ in ABLATION_COLUMNS) + " |",
              "|" + "---|" * (len(ABLATION_COLUMNS) + 1)]
     for row in rows:
-        cells = [_fmt(row["metrics"], path) for _, path in ABLATION_COLUMNS]
+        cells = [metric_cell(row["metrics"], path) for _, path in ABLATION_COLUMNS]
         lines.append(f"| {row['overrides'].get('name', '?')} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

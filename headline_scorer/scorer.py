@@ -40,15 +40,9 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 
-from service.artifact import ModelArtifact, ModelError
-from service.text import (
-    EMPTY_HEADLINE_MESSAGE,
-    HEADLINE_END,
-    HEADLINE_START,
-    NamedFeatures,
-    lower_with_bounds,
-    normalise_text,
-)
+from headline_scorer.artifact import ModelArtifact, ModelError
+from headline_scorer.features import HEADLINE_END, HEADLINE_START, NamedFeatures, lower_with_bounds
+from headline_scorer.text import EMPTY_HEADLINE_MESSAGE, normalise_text
 
 SENSATIONAL = "sensational"
 NEUTRAL = "neutral"

@@ -1,8 +1,8 @@
-"""Editors' feedback: the SQLite store behind ``/v1/feedback``, and its training dataset.
+"""Editors' feedback: the SQLite store behind ``/v1/feedback``.
 
 This module owns the feedback database (HEADLINE_FEEDBACK_DB, ``data/feedback.sqlite3`` by
-default): its schema, how a judgment is written and read back, and :func:`feedback_dataset`,
-which hands the stored judgments to ``make train FEEDBACK=1`` as one more dataset.
+default): its schema, and how a judgment is written and read back. The service writes to it;
+``make train FEEDBACK=1`` reads it through ``training.feedback``.
 
 Why it cannot lose or damage a judgment:
 
@@ -19,27 +19,18 @@ Why it cannot lose or damage a judgment:
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
-import tempfile
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # training is imported only by feedback_dataset, when training asks for it
-    from training.loaders import LabelledSet
 
 log = logging.getLogger(__name__)
 
 LABELS = ("sensational", "neutral")
 SCHEMA_VERSION = 1
-# Training on feedback needs this many usable judgments of each label, so that each of the
-# five cross-validation folds that measure the feedback dataset holds both labels.
-MIN_PER_LABEL = 5
 # The columns of a record, in the order of every listing and export.
 COLUMNS = ("id", "created_at", "headline", "label", "note", "model_version", "model_score",
            "model_label")
@@ -211,51 +202,3 @@ class FeedbackStore:
                 f"SELECT {', '.join(COLUMNS)} FROM feedback WHERE id > ? ORDER BY id LIMIT ?",
                 (after_id, -1 if limit is None else limit)).fetchall()
         return [FeedbackRecord(*row) for row in rows]
-
-
-# ------------------------------------------------------------------------------- training
-
-def feedback_dataset(path: Path | None = None) -> LabelledSet:
-    """The stored judgments as the training dataset ``feedback``.
-
-    The records are read by the same reader as a user's own ``--data`` file
-    (``training.loaders.read_table`` on their JSONL export), so they are normalised, and
-    duplicates and conflicting judgments of one headline are dropped, by the same rules as
-    every other dataset. ``path`` defaults to HEADLINE_FEEDBACK_DB. Raises
-    ``training.loaders.DataError`` naming the problem when there is no database, or too few
-    judgments of either label to train and measure on.
-    """
-    from service.config import Settings
-    from training.loaders import DataError, read_table
-
-    path = Path(path) if path is not None else Settings.from_env().feedback_db
-    if not path.exists():
-        raise DataError(f"feedback: no feedback database at {path} (HEADLINE_FEEDBACK_DB); "
-                        "editors store feedback with the web page or POST /v1/feedback")
-    store = FeedbackStore(path)
-    try:
-        records = store.records()
-    except FeedbackUnavailable as exc:
-        raise DataError(f"feedback: {path}: {exc.message}") from exc
-    if not records:
-        raise DataError(f"feedback: {path} holds no feedback yet")
-    with tempfile.TemporaryDirectory(prefix="headline-feedback-") as folder:
-        export = Path(folder) / "feedback.jsonl"
-        with export.open("w", encoding="utf-8") as handle:
-            for record in records:
-                handle.write(json.dumps({"headline": record.headline, "label": record.label},
-                                        ensure_ascii=False) + "\n")
-        try:
-            data = read_table("feedback", export, text_column="headline", label_column="label")
-        except DataError as exc:
-            raise DataError(f"{exc} (the {len(records)} records in {path})") from None
-    neutral, sensational = data.class_counts()
-    if min(neutral, sensational) < MIN_PER_LABEL:
-        report = data.report
-        raise DataError(
-            f"feedback: too few judgments in {path}: {neutral} neutral and {sensational} "
-            f"sensational usable headlines (of {len(records)} records; "
-            f"{report.duplicates_dropped} duplicates and {report.conflicts_dropped} conflicting "
-            f"judgments dropped); training on feedback needs at least {MIN_PER_LABEL} of each "
-            "label, one per cross-validation fold")
-    return data

@@ -1,71 +1,23 @@
-"""Text normalisation and the named style features of a headline.
+"""The named features of a headline that the model uses beside its n-grams.
 
-This module owns how a headline is cleaned before anything looks at it, so the HTTP service,
-the CLI, batch jobs and training all see the same characters (and read a TSV line into the
-same fields), and the style features ("ALL-CAPS words", "exclamation mark", ...) that the
-model uses beside its n-grams.
+This module owns every class and function a saved model pipeline refers to besides
+scikit-learn's own: the style features ("ALL-CAPS words", "exclamation mark", ...), the
+phrasing features (length, teaser openings, hype words, ...), and the word TF-IDF's
+preprocessor with its start/end markers. A pickled model names these as
+``headline_scorer.features.*``, so their module path is part of the model format.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-_WHITESPACE = re.compile(r"\s+")
 # Letters-only words (apostrophes allowed inside) decide shouting; "U.S." or "G20" never shout.
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
-
-
-def normalise_text(text: str) -> str:
-    """Return ``text`` in Unicode NFKC with control/format characters removed and whitespace
-    collapsed to single spaces (leading and trailing whitespace stripped)."""
-    if text.isascii() and text.isprintable():
-        # Most headlines: NFKC leaves printable ASCII alone and it holds no control character.
-        return " ".join(text.split())
-    text = unicodedata.normalize("NFKC", text)
-    # Whitespace controls (tab, newline) become spaces first so words on either side stay apart.
-    text = "".join(
-        " " if ch.isspace() else ch
-        for ch in text
-        if ch.isspace() or unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co", "Cn")
-    )
-    return _WHITESPACE.sub(" ", text).strip()
-
-
-# What a headline that normalise_text leaves empty is told: the scorer, the client and the
-# API's field checks say the same words.
-EMPTY_AFTER_NORMALISING = "is empty after removing whitespace and control characters"
-EMPTY_HEADLINE_MESSAGE = f"the headline {EMPTY_AFTER_NORMALISING}"
-
-
-def _quoted_at_both_ends(value: str) -> bool:
-    return len(value) >= 2 and value.startswith('"') and value.endswith('"')
-
-
-def _unquote_tsv_field(value: str) -> str:
-    return value[1:-1].replace('""', '"') if _quoted_at_both_ends(value) else value
-
-
-def quote_tsv_field(value: str) -> str:
-    """``value`` as a TSV field that :func:`split_tsv_line` reads back as ``value``: only a
-    value quoted at both ends needs quoting (and its quotes doubled) to survive."""
-    return '"' + value.replace('"', '""') + '"' if _quoted_at_both_ends(value) else value
-
-
-def split_tsv_line(line: str) -> list[str]:
-    """The fields of one TSV line (without its line end), split on tabs.
-
-    TSV has no quoting rules of its own, but CSV tools writing TSV quote a field that holds a
-    quote and double the quotes inside it; such a field, quoted at both ends, is unquoted. A
-    field that merely starts with a quote (some real titles do) is kept exactly as written, so
-    it can never swallow the lines after it as a CSV reader would.
-    """
-    return [_unquote_tsv_field(value) for value in line.split("\t")]
 
 
 def words_in_caps(text: str) -> list[str]:

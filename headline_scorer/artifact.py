@@ -37,7 +37,7 @@ import numpy as np
 import sklearn
 from sklearn.pipeline import Pipeline
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the pipeline pickles headline_scorer.* (1 pickled service.text.*)
 MODEL_FILE = "model.joblib"
 MANIFEST_FILE = "manifest.json"
 METRICS_FILE = "metrics.json"

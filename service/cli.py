@@ -18,7 +18,7 @@ Output, to stdout or ``--output FILE``, one row per input row, in input order:
 The output format follows the input's (several inputs of different kinds, and Parquet written
 to stdout, give JSON lines) unless ``--output`` ends in ``.jsonl``, ``.csv``, ``.tsv`` or
 ``.parquet`` or ``--output-format`` says otherwise. ``--url`` scores through a running service
-(``service.client``) instead of a local model, with identical results; ``--dask`` runs the
+(``headline_scorer.client``) instead of a local model, with identical results; ``--dask`` runs the
 job on a Dask cluster (``service.dask_batch``).
 
 This module owns the batch file formats: reading each kind of input into records (also one
@@ -43,9 +43,9 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from headline_scorer.artifact import ModelError, load_model
+from headline_scorer.client import HeadlineClient, HeadlineRejected, ServiceError
 from headline_scorer.scorer import EmptyHeadline, HeadlineScorer
 from headline_scorer.text import normalise_text, quote_tsv_field, split_tsv_line
-from service.client import HeadlineClient, HeadlineRejected, ServiceError
 from service.config import Settings
 
 TEXT_FIELDS = ("headline", "text")

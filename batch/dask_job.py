@@ -504,15 +504,6 @@ def run_plan(plan: Plan, client: Any, scheduler: str = "") -> dict[str, Any]:
     return summary
 
 
-def run_job(options: JobOptions, client: Any, scheduler: str = "") -> dict[str, Any]:
-    """Plan the job and run it on the cluster of ``client``; its summary."""
-    plan = plan_job(options)
-    try:
-        return run_plan(plan, client, scheduler)
-    finally:
-        plan.release()
-
-
 @contextmanager
 def dask_client(address: str, workers: int | None = None) -> Iterator[tuple[Any, str]]:
     """A client of a LocalCluster sized to this machine (``local``) or of the scheduler at

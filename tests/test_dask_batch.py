@@ -20,7 +20,7 @@ from distributed import Client, LocalCluster
 
 from batch import dask_job
 from batch.cli import main as cli_main
-from batch.dask_job import JobError, JobOptions, plan_file, run_job
+from batch.dask_job import JobError, JobOptions, plan_file, plan_job, run_plan
 from batch.formats import inspect_input, read_records
 
 AWKWARD = ["  You\tWon't   Believe\u00a0What\u200b Happened  ", "ＦＵＬＬＷＩＤＴＨ letters",
@@ -81,6 +81,15 @@ def dask_output(directory: Path, fmt: str = "parquet") -> pa.Table | str:
 def options(files: list[Path], output: Path, models_root: Path, **extra: object) -> JobOptions:
     return JobOptions(inputs=[str(f) for f in files], output=output, model=models_root,
                       partition_rows=7, **extra)
+
+
+def run_job(options: JobOptions, client: Client) -> dict:
+    """What ``headline-score --dask`` does with a cluster it already has: plan, run, unlock."""
+    plan = plan_job(options)
+    try:
+        return run_plan(plan, client)
+    finally:
+        plan.release()
 
 
 # ------------------------------------------------------------------------ the same output

@@ -24,15 +24,10 @@ from flask.json.provider import DefaultJSONProvider
 from service import openapi
 from service.config import Settings
 from service.errors import register_error_handlers
-from service.loaded_model import (
-    METRICS_KEY,
-    MODEL_KEY,
-    LoadedModel,
-    follow_published_model,
-    install_model,
-)
-from service.logging import REQUEST_ID_HEADER, configure_logging, log_request, request_id_from
+from service.log import REQUEST_ID_HEADER, configure_logging, log_request, request_id_from
 from service.metrics import UNMATCHED_ROUTE, ServiceMetrics
+from service.model_holder import METRICS_KEY, MODEL_KEY, LoadedModel, install_model
+from service.reload import follow_published_model
 
 #: Modules defining a ``blueprint`` and an ``openapi_fragment(settings)``, registered in order.
 ROUTE_MODULES: tuple[str, ...] = (

@@ -24,7 +24,7 @@ from headline_scorer.text import normalise_text
 from service.admin import admin_refusal, unauthorized_response
 from service.config import Settings
 from service.errors import ValidationError, error_response
-from service.loaded_model import current_model
+from service.model_holder import current_model
 from service.openapi import error_example, error_responses, json_body, json_response, ref
 from service.validation import headline_text, read_json_object, reject_unknown_fields, required
 

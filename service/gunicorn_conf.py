@@ -13,7 +13,7 @@ GRACEFUL_TIMEOUT seconds.
 Model reload: SIGHUP to the master (or ``POST /admin/reload``, which sends it) makes the master
 load ``models/current`` before gunicorn forks fresh workers from it and stops the old ones
 gracefully; a model that fails to load is refused and the old one kept. The master publishes
-each outcome through a ``service.loaded_model.ModelChannel`` (a private directory, removed at
+each outcome through a ``service.reload.ModelChannel`` (a private directory, removed at
 exit, and memory shared with the workers), so a worker still answering meanwhile switches too.
 
 Prometheus multiprocess mode: prometheus-client picks its storage when it is first imported,
@@ -91,7 +91,7 @@ def on_starting(server: Any) -> None:
     # this service stops gracefully on Ctrl-C too, exactly as on SIGTERM.
     server.handle_int = server.handle_term
     # The preloaded app, before any worker forks: every worker inherits its channel.
-    from service.loaded_model import attach_channel
+    from service.reload import attach_channel
 
     directory = tempfile.mkdtemp(prefix="headline-scorer-model-")
     atexit.register(_remove_private_dir, directory, str(os.getpid()))
@@ -101,7 +101,7 @@ def on_starting(server: Any) -> None:
 def on_reload(server: Any) -> None:
     # SIGHUP: gunicorn is about to fork every worker anew from the master's preloaded app, so
     # the master loads the new model first (or refuses it and keeps the old one).
-    from service.loaded_model import reload_in_master
+    from service.reload import reload_in_master
 
     def stop_old_workers() -> None:
         # Before the new model is published: the workers holding the old one stop accepting

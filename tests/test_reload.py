@@ -30,7 +30,7 @@ import sklearn
 from flask import Flask
 from flask.testing import FlaskClient
 
-import service.admin as admin_module
+import service.routes.admin as admin_module
 from headline_scorer.artifact import (
     CURRENT_LINK,
     MANIFEST_FILE,

@@ -45,13 +45,6 @@ def _settings() -> Settings:
     return current_app.config["SETTINGS"]
 
 
-@blueprint.before_app_request
-def hide_admin_routes_without_a_token() -> None:
-    # Before routing errors are raised, so even a GET or OPTIONS of an admin path is a 404.
-    if _settings().admin_token is None and request.path.startswith(ADMIN_PREFIX):
-        raise NotFound()
-
-
 def _as_bytes(value: str) -> bytes:
     # WSGI hands headers over as latin-1 decoded bytes; encoding back gives the bytes sent,
     # which are the token's UTF-8 bytes when the token is not ASCII.

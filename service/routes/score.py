@@ -23,7 +23,7 @@ from service.validation import (
     required,
 )
 
-blueprint = Blueprint("api", __name__)
+blueprint = Blueprint("score", __name__)
 
 
 def _settings() -> Settings:

@@ -23,6 +23,7 @@ import pytest
 
 from training.datasets import (
     DatasetSpec,
+    dataset_source,
     fetch_all,
     fetch_dataset,
     load_dataset,
@@ -30,6 +31,7 @@ from training.datasets import (
     main,
 )
 from training.loaders import DataError, read_table
+from training.train import load_sources
 
 
 def sha256(data: bytes) -> str:
@@ -114,6 +116,13 @@ def test_copies_a_dataset_from_the_data_dir_and_then_finds_it_present(tmp_path: 
     assert len(load_dataset(spec, raw)) == 6
     assert not [n for n in leftovers(raw) if n.startswith(".part")]
 
+    # The model manifest's dataset entry says where the files came from.
+    record = load_sources([spec], raw, [], [])[0].record
+    assert record["source"] == dataset_source(spec, raw)
+    assert record["source"]["origin"] == "HEADLINE_DATA_DIR"
+    assert record["source"]["path"] == str(source / "tiny")
+    assert record["source"]["sha256_as_listed"] is True
+
 
 def test_checksum_mismatch_in_the_data_dir_is_an_error(tmp_path: Path) -> None:
     tampered = lines_gz("You Won't Believe This", "Tampered Line")
@@ -135,6 +144,9 @@ def test_reference_checksums_accept_a_different_copy_with_a_note(
     fetch_dataset(lines_spec(checksums="reference"), raw, source)
     assert (raw / "tiny" / "bait.gz").read_bytes() == other
     assert "differs from the reference copy" in capsys.readouterr().err
+    provenance = dataset_source(lines_spec(), raw)
+    assert provenance is not None and provenance["sha256_as_listed"] is False
+    assert "differs from the reference copy" in provenance["summary"]
 
 
 # ------------------------------------------------------------------------------ downloads
@@ -149,7 +161,8 @@ def test_download_with_good_checksums_materialises_the_files(
 
     assert fetch_dataset(spec, raw, None) == "downloaded"
     assert (raw / "tiny" / "bait.gz").read_bytes() == BAIT
-    assert leftovers(raw / "tiny") == ["bait.gz", "news.gz"]
+    assert leftovers(raw / "tiny") == ["SOURCE.json", "bait.gz", "news.gz"]
+    assert dataset_source(spec, raw)["urls"] == [f"{url}/bait.gz", f"{url}/news.gz"]
     assert fetch_dataset(spec, raw, None) == "present"
 
 
@@ -246,7 +259,9 @@ def test_horne2017_is_built_from_its_zip_archive(tmp_path: Path, served: tuple[P
         "House passes spending bill": 0,
     }
     assert load_dataset(spec, raw).texts == data.texts
-    assert leftovers(raw) == ["horne2017", "titles.tsv"]  # no archive or scratch left behind
+    # no archive or scratch left behind
+    assert leftovers(raw) == ["SOURCE.json", "horne2017", "titles.tsv"]
+    assert dataset_source(spec, raw)["sha256"] == sha256(archive)
 
 
 def test_horne2017_archive_with_a_bad_checksum_builds_nothing(

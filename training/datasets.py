@@ -3,6 +3,7 @@
 Each dataset is copied from ``HEADLINE_DATA_DIR/<name>/`` when that is set, or else downloaded
 from its public address with its sha256 checked (a mismatch is an error, never a retry).
 Files are written to a temporary name and renamed, so an interrupted run leaves no half file.
+Next to the files, ``SOURCE.json`` says where they came from; the model manifest records it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from training.loaders import DataError, LabelledSet, read_lines, read_table, rea
 
 DOWNLOAD_TIMEOUT_S = 60
 OPTIONAL_FILES = ("LICENSE", "README.txt")
+SOURCE_FILE = "SOURCE.json"
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,28 @@ def _same_files(spec: DatasetSpec, source: Path, target: Path) -> bool:
     )
 
 
+def _write_source(folder: Path, summary: str, **details: object) -> None:
+    """Record in ``folder/SOURCE.json`` where the dataset's files came from."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=folder, delete=False,
+                                     prefix=".part-") as tmp:
+        json.dump({"summary": summary, **details}, tmp, indent=2)
+    os.replace(tmp.name, folder / SOURCE_FILE)
+
+
+def dataset_source(spec: DatasetSpec, raw_dir: Path = RAW_DIR) -> dict | None:
+    """Where ``make data`` got the dataset (its ``SOURCE.json``), or None if it did not say."""
+    path = raw_dir / spec.name / SOURCE_FILE
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DataError(f"{path}: unreadable ({exc}); run `make data` again") from exc
+
+
 def _copy_from(spec: DatasetSpec, source: Path, target: Path) -> None:
+    as_listed = True
     for entry in spec.files:
         src = source / entry["path"]
         if not src.is_file():
@@ -129,10 +152,14 @@ def _copy_from(spec: DatasetSpec, source: Path, target: Path) -> None:
                 )
             _log(f"  note: {src} differs from the reference copy (sha256 {actual[:12]}...); "
                  "using it as given")
+            as_listed = False
         _atomic_copy(src, target / entry["path"])
     for name in OPTIONAL_FILES:
         if (source / name).is_file():
             _atomic_copy(source / name, target / name)
+    checksums = "sha256 as listed" if as_listed else "sha256 differs from the reference copy"
+    _write_source(target, f"HEADLINE_DATA_DIR copy ({source}), {checksums} in data/datasets.json",
+                  origin="HEADLINE_DATA_DIR", path=str(source), sha256_as_listed=as_listed)
 
 
 def build_horne2017_titles(archive: Path, folders: dict[str, dict], target: Path) -> int:
@@ -179,9 +206,14 @@ def _download_into(spec: DatasetSpec, target: Path) -> None:
             download(spec.archive["url"], bundle, spec.archive["sha256"])
             builder = ARCHIVE_BUILDERS[spec.archive["builder"]]
             builder(bundle, spec.archive["folders"], target)
+        _write_source(target, f"built from {spec.archive['url']} (sha256 {spec.archive['sha256']})",
+                      origin="download", url=spec.archive["url"], sha256=spec.archive["sha256"])
         return
     for entry in spec.files:
         download(entry["url"], target / entry["path"], entry["sha256"])
+    urls = [entry["url"] for entry in spec.files]
+    _write_source(target, f"downloaded from {', '.join(urls)}, sha256 as listed in "
+                          "data/datasets.json", origin="download", urls=urls)
 
 
 def fetch_dataset(spec: DatasetSpec, raw_dir: Path, source_dir: Path | None) -> str:

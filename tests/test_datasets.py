@@ -126,6 +126,11 @@ def test_copies_a_dataset_from_the_data_dir_and_then_finds_it_present(tmp_path: 
     assert record["source"]["origin"] == "HEADLINE_DATA_DIR"
     assert record["source"]["path"] == str(source / "tiny")
     assert record["source"]["sha256_as_listed"] is True
+    assert record["source"]["summary"] == (f"HEADLINE_DATA_DIR copy ({source / 'tiny'}), "
+                                           "sha256 as listed in data/datasets.json")
+    fetch_dataset(lines_spec(checksums="reference"), tmp_path / "raw2", source)
+    assert dataset_source(spec, tmp_path / "raw2")["summary"].endswith(
+        "sha256 of the reference copy in data/datasets.json")
 
 
 def test_checksum_mismatch_in_the_data_dir_is_an_error(tmp_path: Path) -> None:

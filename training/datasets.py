@@ -181,7 +181,12 @@ def _copy_from(spec: DatasetSpec, source: Path, target: Path) -> None:
     for name in OPTIONAL_FILES:
         if (source / name).is_file():
             _atomic_copy(source / name, target / name)
-    checksums = "sha256 as listed" if as_listed else "sha256 differs from the reference copy"
+    if not as_listed:
+        checksums = "sha256 differs from the reference copy"
+    elif spec.checksums == "reference":
+        checksums = "sha256 of the reference copy"  # the manifest's description says which one
+    else:
+        checksums = "sha256 as listed"
     _write_source(target, f"HEADLINE_DATA_DIR copy ({source}), {checksums} in data/datasets.json",
                   origin="HEADLINE_DATA_DIR", path=str(source), sha256_as_listed=as_listed)
 

@@ -3,13 +3,12 @@
 Requests are pydantic models, validated strictly (JSON types are never coerced) with the
 app's limits as validation context; :func:`validate` turns a violation into the service's one
 error (:class:`service.errors.ValidationError`: code, message, field) in the order a reader
-checks a body: an object's unknown fields first, then its fields in declaration order,
-depth first. Responses are ``TypedDict`` s: the routes build them as plain dicts, unvalidated (a batch
+checks a body: an object's unknown fields first, then its fields in declaration order, depth
+first. Answers are ``TypedDict`` s that the routes build as plain dicts, unvalidated (a batch
 of 1,000 results validated through models costs more than scoring it); the tests check every
-answer against the document.
-``service.openapi`` generates the OpenAPI document from both. Descriptions and bounds that
-depend on the app's settings are written as ``{max_batch}`` and ``{max_headline_chars}``;
-the document fills them in.
+answer against the document. ``service.openapi`` generates the OpenAPI document from both.
+Descriptions and bounds that depend on the app's settings are written as ``{max_batch}`` and
+``{max_headline_chars}``; the document fills them in.
 """
 
 from __future__ import annotations

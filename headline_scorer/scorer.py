@@ -13,7 +13,8 @@ Why it is fast, and still exact:
   lower-casing a headline once for every part that lower-cases the same way;
 - a word's character n-grams depend on that word alone, so each word's vocabulary columns
   and their summed weights are remembered (the words of the word vocabulary are worked out
-  when the scorer is built, others when first seen, in a bounded memory);
+  when the scorer is built, others of a word's usual length when first seen, in a bounded
+  memory);
 - a term that occurs once has tf 1 (sublinear or not), so a headline's sums are the sums of
   its words' remembered sums, corrected for the few columns that occur more than once;
 - big batches without explanations count every term at once with one sparse product
@@ -52,6 +53,13 @@ _EDGE_PUNCTUATION = re.compile(r"^\W+|\W+$")
 # remembers; past this the memory is emptied and refilled, so a worker's memory stays bounded
 # whatever text it is sent.
 WORD_CACHE_SIZE = 20_000
+# Only words of at most this many characters are remembered. A remembered word holds one
+# column per n-gram found, so its size grows with its length: 20,000 remembered strings of
+# 1,000 characters held 600 MB of a worker, while a 40-character word has at most 120 n-grams
+# of 2-4 characters (about 1 KB of columns), so a full memory stays near 30 MB. Real words are
+# shorter; a longer one is worked out again each time it comes (benchmarks/hostile.py
+# measures what that costs).
+MAX_CACHED_WORD = 40
 # Padded word lengths whose n-gram positions are remembered (longer words are rare).
 MAX_SLICED_LENGTH = 64
 # From this many headlines, score_many(explain=False) scores them as one sparse product;
@@ -209,9 +217,10 @@ class _TfidfPart:
         known = self._known_words.get(word) or self._seen_words.get(word)
         if known is None:
             known = self._work_out(word)
-            if len(self._seen_words) >= WORD_CACHE_SIZE:
-                self._seen_words.clear()
-            self._seen_words[word] = known
+            if len(word) <= MAX_CACHED_WORD:
+                if len(self._seen_words) >= WORD_CACHE_SIZE:
+                    self._seen_words.clear()
+                self._seen_words[word] = known
         return known
 
     def _work_out(self, word: str) -> _Word:

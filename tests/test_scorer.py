@@ -329,6 +329,23 @@ def test_bounded_word_memory_stays_exact(artifact: ModelArtifact, monkeypatch: p
     assert 0 < len(char._seen_words) <= 50
 
 
+def test_only_words_of_a_usual_length_are_remembered(artifact: ModelArtifact) -> None:
+    """A client sending long unique strings cannot fill a worker's memory with them: a word
+    over MAX_CACHED_WORD characters is scored exactly but never remembered."""
+    fresh = HeadlineScorer.from_artifact(artifact)
+    char = next(p for p in fresh.tfidf_parts if p.char)
+    rng = random.Random(4242)
+    long_words = ["".join(rng.choices("abcdefghijklmnopqrstuvwxyz", k=scorer_module.MAX_CACHED_WORD + 1 + i))
+                  for i in range(70)]
+    usual = "x" * scorer_module.MAX_CACHED_WORD
+    texts = [f"{word} shocking news" for word in long_words] + [f"{usual} shocking news"]
+    assert_scores_equal(fresh, artifact.pipeline, texts)
+    fresh.score_texts(texts * 3)  # the batch road too
+    remembered = set(char._seen_words)
+    assert not remembered & set(long_words)
+    assert usual in remembered
+
+
 def test_rows_too_big_for_64_bit_sums_are_scored_one_at_a_time(
         scorer: HeadlineScorer, artifact: ModelArtifact, monkeypatch: pytest.MonkeyPatch) -> None:
     texts = fixture_and_random(40, 100, seed=1001)

@@ -41,7 +41,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 
-from headline_scorer.artifact import ModelArtifact, ModelError
+from headline_scorer.artifact import RETRAIN_HINT, ModelArtifact, ModelError
 from headline_scorer.features import HEADLINE_END, HEADLINE_START, NamedFeatures, lower_with_bounds
 from headline_scorer.text import EMPTY_HEADLINE_MESSAGE, normalise_text
 
@@ -193,6 +193,10 @@ class _TfidfPart:
         for term, j in self.index.items():
             self.terms[j] = term
         idf = np.asarray(vectorizer.idf_, dtype=np.float64) if vectorizer.use_idf else np.ones(width)
+        if idf.shape != (width,):
+            raise ModelError(f"feature part {name!r}: {width} terms but idf of shape {idf.shape}")
+        if not np.isfinite(idf).all():
+            raise ModelError(f"feature part {name!r}: its idf holds NaN or infinite values")
         weight = idf * np.asarray(coef, dtype=np.float64)  # one term's logit before the norm
         # Per column, in whole units: the weight, idf squared (l2) and idf (l1).
         self.weight, self.weight_unit = _in_units(weight)
@@ -458,12 +462,21 @@ class HeadlineScorer:
     def __init__(self, pipeline: Pipeline, threshold: float, version: str = "unversioned"):
         features = pipeline.named_steps.get("features")
         clf = pipeline.named_steps.get("clf")
-        if not isinstance(features, FeatureUnion) or clf is None or clf.coef_.shape[0] != 1:
-            raise ModelError("the pipeline is not features=FeatureUnion + clf=binary classifier")
+        coefs = np.asarray(getattr(clf, "coef_", None), dtype=np.float64)
+        intercepts = np.asarray(getattr(clf, "intercept_", None), dtype=np.float64)
+        if not isinstance(features, FeatureUnion) or coefs.ndim != 2 or coefs.shape[0] != 1:
+            raise ModelError("the pipeline is not features=FeatureUnion + clf=binary classifier "
+                             f"(coefficients of shape {coefs.shape})")
+        if intercepts.shape != (1,):
+            raise ModelError(f"the classifier's intercept has shape {intercepts.shape}, not (1,)")
+        # A NaN or infinite weight loads and unpickles fine, and then scores nothing: refuse it
+        # here, with the model, rather than fail on every request.
+        if not (np.isfinite(coefs).all() and np.isfinite(intercepts).all()):
+            raise ModelError("the classifier's coefficients or intercept hold NaN or infinite values")
         if features.transformer_weights:
             raise ModelError("FeatureUnion transformer_weights are not supported by the scorer")
-        coef = clf.coef_[0]
-        self.intercept = float(clf.intercept_[0])
+        coef = coefs[0]
+        self.intercept = float(intercepts[0])
         self.threshold = float(threshold)
         self.version = version
         self.pipeline = pipeline
@@ -503,7 +516,15 @@ class HeadlineScorer:
 
     @classmethod
     def from_artifact(cls, artifact: ModelArtifact) -> HeadlineScorer:
-        return cls(artifact.pipeline, artifact.threshold, artifact.version)
+        """The scorer of a loaded model; :class:`ModelError` naming its model file when the
+        pipeline loads but cannot be scored (unsupported parts, NaN or infinite weights,
+        shapes that do not fit, or anything else building the scorer raises)."""
+        try:
+            return cls(artifact.pipeline, artifact.threshold, artifact.version)
+        except Exception as exc:  # a pickled pipeline can be wrong in any way its classes allow
+            reason = str(exc) if isinstance(exc, ModelError) else f"{type(exc).__name__}: {exc}"
+            raise ModelError(f"{artifact.model_file}: cannot be scored ({reason}); "
+                             f"{RETRAIN_HINT}") from exc
 
     def _measure(self, text: str) -> tuple[float, list[_Measure], list[list[float]]]:
         docs = {key: prepare(text) for key, prepare in self._preparers.items()}

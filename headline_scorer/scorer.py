@@ -206,6 +206,7 @@ class _TfidfPart:
         self.idf_squared_array = np.asarray(self.idf_squared, dtype=np.int64)
         self.idf_array = np.asarray(self.idf, dtype=np.int64)
         self._slices_by_length: dict[int, tuple[slice, ...]] = {}
+        self._packed = _PackedNgrams.of(self.index, self.min_n, self.max_n) if self.char else None
         self._known_words: dict[str, _Word] = {}  # worked out when the scorer is built
         self._seen_words: dict[str, _Word] = {}  # met in headlines since, bounded
 
@@ -230,6 +231,8 @@ class _TfidfPart:
     def _work_out(self, word: str) -> _Word:
         """scikit-learn's ``_char_wb_ngrams`` of one word, as vocabulary columns and sums."""
         padded = " " + word + " "
+        if len(word) > MAX_CACHED_WORD and self._packed is not None and len(padded) > self.max_n:
+            return self._work_out_long(padded)
         found = [j for j in map(self.index.get, map(padded.__getitem__, self._slices(len(padded))))
                  if j is not None]
         if not found:
@@ -237,6 +240,17 @@ class _TfidfPart:
         return (tuple(found), sum(map(self.weight.__getitem__, found)),
                 sum(map(self.idf_squared.__getitem__, found)) if self.idf_squared else 0,
                 sum(map(self.idf.__getitem__, found)) if self.idf else 0)
+
+    def _work_out_long(self, padded: str) -> _Word:
+        """:meth:`_work_out` of a long padded word (longer than ``max_n``), in numpy: the same
+        columns in the same order, and the same sums (64-bit integer sums are exact here: a
+        word of at most a few thousand n-grams of at most 2**44 units each)."""
+        columns = self._packed.columns_of(padded)  # type: ignore[union-attr]
+        if not columns.size:
+            return _NO_NGRAMS
+        return (tuple(columns.tolist()), int(self.weight_array[columns].sum()),
+                int(self.idf_squared_array[columns].sum()) if self.idf_squared else 0,
+                int(self.idf_array[columns].sum()) if self.idf else 0)
 
     def _slices(self, length: int) -> tuple[slice, ...]:
         """The char_wb n-gram positions in a padded word of ``length`` characters."""
@@ -400,6 +414,62 @@ class _TfidfPart:
         largest = (_UNITS_OF_LARGEST + 1) * float(table.max()) ** 2
         too_big = np.diff(ends) * largest >= _SUM_LIMIT
         return dot.astype(np.float64) * self.weight_unit / norm, too_big
+
+
+class _PackedNgrams:
+    """A char part's vocabulary as sorted 64-bit keys, so the n-grams of a long word are looked
+    up with a few numpy operations rather than one dictionary lookup each (a 1,000-character
+    word has 3,000 n-grams of 2-4 characters). Every character of the vocabulary gets a number
+    from 1 (0: a character no term holds); an n-gram's key is its characters' numbers side by
+    side, so two n-grams have the same key exactly when they are the same text."""
+
+    def __init__(self, numbers: np.ndarray, bits: int, keys: np.ndarray, columns: np.ndarray,
+                 min_n: int, max_n: int):
+        self.numbers = numbers  # by code point, up to the largest in the vocabulary
+        self.bits = bits
+        self.keys = keys  # sorted
+        self.columns = columns  # the vocabulary column of each key
+        self.min_n, self.max_n = min_n, max_n
+
+    @classmethod
+    def of(cls, index: dict[str, int], min_n: int, max_n: int) -> _PackedNgrams | None:
+        """The packed vocabulary, or None when its n-grams do not fit in 63 bits."""
+        alphabet = sorted({ch for term in index for ch in term})
+        bits = len(alphabet).bit_length()
+        if not alphabet or bits * max_n > 63:
+            return None
+        number = {ch: i + 1 for i, ch in enumerate(alphabet)}
+        numbers = np.zeros(ord(alphabet[-1]) + 1, dtype=np.uint64)
+        numbers[[ord(ch) for ch in alphabet]] = np.arange(1, len(alphabet) + 1, dtype=np.uint64)
+        keys, columns = [], []
+        for term, j in index.items():
+            if min_n <= len(term) <= max_n:
+                keys.append(sum(number[ch] << (bits * k) for k, ch in enumerate(term)))
+                columns.append(j)
+        order = np.argsort(np.asarray(keys, dtype=np.uint64), kind="stable")
+        return cls(numbers, bits, np.asarray(keys, dtype=np.uint64)[order],
+                   np.asarray(columns, dtype=np.int64)[order], min_n, max_n)
+
+    def columns_of(self, padded: str) -> np.ndarray:
+        """The vocabulary columns of the n-grams of ``padded`` (longer than ``max_n``), in
+        scikit-learn's order: by n, then by position."""
+        points = np.frombuffer(padded.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        last = len(self.numbers) - 1  # a code point beyond it is in no term: number 0
+        numbers = np.where(points <= last, self.numbers[np.minimum(points, last)], 0).astype(np.uint64)
+        keys, whole = [], []
+        for n in range(self.min_n, self.max_n + 1):
+            count = len(numbers) - n + 1
+            key = numbers[:count].copy()
+            complete = key != 0  # every character of the n-gram is in some term
+            for k in range(1, n):
+                shifted = numbers[k:k + count]
+                key |= shifted << np.uint64(self.bits * k)
+                complete &= shifted != 0
+            keys.append(key)
+            whole.append(complete)
+        key = np.concatenate(keys)
+        at = np.minimum(np.searchsorted(self.keys, key), len(self.keys) - 1)
+        return self.columns[at[np.concatenate(whole) & (self.keys[at] == key)]]
 
 
 # Rows that might sum to this many units are scored one at a time (Python ints never wrap).

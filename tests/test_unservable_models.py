@@ -23,7 +23,7 @@ from headline_scorer.artifact import CURRENT_LINK, ModelArtifact, ModelError, lo
 from headline_scorer.features import NamedFeatures
 from headline_scorer.scorer import HeadlineScorer
 from service import create_app
-from service.loaded_model import LoadedModel
+from service.model_holder import LoadedModel
 from tests.gunicorn_server import START_TIMEOUT, Server
 from tests.test_reload import AUTH, CAT, TOKEN, settings_for, wait_for_log
 

@@ -16,7 +16,12 @@ from typing import Any
 from flask import request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from headline_scorer.text import EMPTY_AFTER_NORMALISING, normalise_text
+from headline_scorer.text import (
+    EMPTY_AFTER_NORMALISING,
+    RAW_CHARS_PER_CHAR,
+    TextTooLong,
+    normalise_bounded,
+)
 from service.errors import ApiError, ValidationError
 
 
@@ -125,18 +130,19 @@ def headline_text(value: Any, field: str, max_chars: int) -> str:
 
     The length limit counts the characters (code points) of the normalised text: that is what
     is scored, and it does not depend on how much whitespace or how many control characters a
-    client happened to send.
+    client happened to send. Before normalising, the raw text is held to RAW_CHARS_PER_CHAR
+    times the limit, so a headline that NFKC would expand costs nothing before its refusal.
     """
     if not isinstance(value, str):
         raise ValidationError("wrong_type", f"{field} must be a string, got {json_type(value)}", field)
-    text = normalise_text(value)
+    try:
+        text = normalise_bounded(value, max_chars)
+    except TextTooLong as exc:
+        limit = "MAX_HEADLINE_CHARS" if exc.normalised else f"{RAW_CHARS_PER_CHAR} x MAX_HEADLINE_CHARS"
+        raise ValidationError("headline_too_long", f"{field} {exc} ({limit})", field) from None
     if not text:
         raise ValidationError("empty_headline",
                               f"{field} {EMPTY_AFTER_NORMALISING}", field)
-    if len(text) > max_chars:
-        raise ValidationError("headline_too_long",
-                              f"{field} has {len(text)} characters after normalisation; "
-                              f"the limit is {max_chars} (MAX_HEADLINE_CHARS)", field)
     return text
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify
 
+from headline_scorer.text import RAW_CHARS_PER_CHAR
 from service.config import Settings
 from service.model_holder import current_model
 from service.openapi import error_responses, json_body, json_response, ref
@@ -75,9 +76,11 @@ def openapi_fragment(settings: Settings) -> dict[str, Any]:
             "The headline. It is normalised before scoring (Unicode NFKC, control characters "
             "removed, runs of whitespace collapsed to one space, trimmed); it must not be empty "
             f"after that and may have at most {settings.max_headline_chars} characters (Unicode "
-            "code points) after it (MAX_HEADLINE_CHARS)."
+            "code points) after it (MAX_HEADLINE_CHARS), and at most "
+            f"{RAW_CHARS_PER_CHAR * settings.max_headline_chars} before it."
         ),
         "minLength": 1,
+        "maxLength": RAW_CHARS_PER_CHAR * settings.max_headline_chars,
         "examples": ["You Will Not Believe What This Cat Did"],
     }
     score_fields = {

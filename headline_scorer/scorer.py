@@ -468,7 +468,12 @@ class _PackedNgrams:
             keys.append(key)
             whole.append(complete)
         key = np.concatenate(keys)
-        at = np.minimum(np.searchsorted(self.keys, key), len(self.keys) - 1)
+        # Searching in sorted order is several times faster (each search starts where the one
+        # before ended); the places are then put back in n-gram order.
+        order = np.argsort(key)
+        at_sorted = np.minimum(np.searchsorted(self.keys, key[order]), len(self.keys) - 1)
+        at = np.empty_like(at_sorted)
+        at[order] = at_sorted
         return self.columns[at[np.concatenate(whole) & (self.keys[at] == key)]]
 
 

@@ -18,7 +18,10 @@ machine in the same state (it may be noisy; the ratios hold better than the abso
   requests at 1, 8 and 32 concurrent clients, and headlines/s of batch requests of 100 and
   1,000 headlines. The load generator is ``wrk`` (Debian package ``wrk``) with a Lua script
   that sends real headlines in turn; everything is on the loopback interface, each run lasts
-  ``--duration`` seconds.
+  ``--duration`` seconds;
+- keep-alive: one headline from 8 wrk clients that reuse their connections, against gunicorn's
+  sync workers, its gthread workers (THREADS=4) and nginx (deploy/nginx/headline-scorer.conf)
+  in front of sync workers: requests/s, p50 / p99, and whether a connection is reused.
 
 It writes ``benchmarks/results.json`` and ``benchmarks/RESULTS.md`` (the machine, versions,
 date, every figure, and each target of issue 7 with its ratio and whether it passes) and
@@ -61,6 +64,7 @@ from headline_scorer.scorer import HeadlineScorer  # noqa: E402
 from headline_scorer.text import normalise_text  # noqa: E402
 from service.config import Settings  # noqa: E402
 from service.contract import BatchRequest, ScoreRequest, validate  # noqa: E402
+from tests.nginx_front import Nginx  # noqa: E402
 
 GUNICORN = Path(sys.executable).parent / "gunicorn"
 # The app and its gunicorn configuration; the naive one copies the service's settings.
@@ -366,13 +370,14 @@ def memory_of(pid: int) -> dict[str, float]:
 class Server:
     """One gunicorn master with the service's settings, on a free loopback port."""
 
-    def __init__(self, name: str, model_dir: Path, log_dir: Path):
+    def __init__(self, name: str, model_dir: Path, log_dir: Path, **environment: str):
         self.name = name
         self.port = free_port()
         env = dict(os.environ, HOST="127.0.0.1", PORT=str(self.port),
                    HEADLINE_MODEL_DIR=str(model_dir))
         env.pop("WORKERS", None)  # the default number of workers
-        self.log_path = log_dir / f"{name}.log"
+        env.update(environment)
+        self.log_path = log_dir / f"{name}-{self.port}.log"
         self._log = self.log_path.open("wb")
         self.started = time.monotonic()
         app, config = APPS[name]
@@ -484,6 +489,57 @@ def measure_http(name: str, model_dir: Path, headlines: list[str], duration: flo
         return result
     finally:
         server.stop()
+
+
+# The ways a client that reuses its connections can reach the service: gunicorn's sync workers
+# answer "Connection: close", its gthread workers keep the connection, and nginx in front
+# (deploy/nginx/headline-scorer.conf) keeps the client's whatever the workers do.
+KEEP_ALIVE_CLIENTS = 8
+KEEP_ALIVE_DESIGNS = {
+    "gunicorn sync workers, direct": ({}, False),
+    "gunicorn gthread workers (THREADS=4), direct": ({"THREADS": "4"}, False),
+    "nginx in front of gunicorn sync workers": ({}, True),
+}
+
+
+def connection_reused(port: int, body: dict) -> bool:
+    """Whether two requests on one HTTP/1.1 connection travel on the same socket."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        sockets = []
+        for _ in range(2):
+            connection.request("POST", "/v1/score", json.dumps(body), {"Content-Type": "application/json"})
+            connection.getresponse().read()
+            sockets.append(connection.sock)  # None once the server has closed it
+        return sockets[0] is not None and sockets[0] is sockets[1]
+    finally:
+        connection.close()
+
+
+def measure_keep_alive(model_dir: Path, headline: str, duration: float, work_dir: Path) -> dict[str, Any]:
+    """One headline, 8 wrk clients that reuse their connections, for each way in."""
+    script = work_dir / "bodies.lua"
+    script.write_text(WRK_SCRIPT)
+    body = {"headline": headline}
+    bodies = write_bodies(work_dir / "keep-alive.jsonl", [body])
+    result: dict[str, Any] = {}
+    for design, (environment, with_nginx) in KEEP_ALIVE_DESIGNS.items():
+        server = Server("service", model_dir, work_dir, **environment)
+        nginx = None
+        try:
+            server.wait_first_200(body)
+            time.sleep(0.5)
+            nginx = Nginx(server.port, work_dir / f"nginx-{server.port}") if with_nginx else None
+            port = nginx.port if nginx else server.port
+            run_wrk(port, "/v1/score", bodies, script, KEEP_ALIVE_CLIENTS, min(duration, 3.0))  # warm-up
+            run = run_wrk(port, "/v1/score", bodies, script, KEEP_ALIVE_CLIENTS, duration)
+            run["connection_reused"] = connection_reused(port, body)
+            result[design] = run
+        finally:
+            if nginx:
+                nginx.stop()
+            server.stop()
+    return result
 
 
 # --- report -------------------------------------------------------------------------------
@@ -708,6 +764,23 @@ def markdown(results: dict[str, Any]) -> str:
                     (f"worker {i + 1}", w) for i, w in enumerate(memory["workers"])]:
                 lines.append(f"| {name} {label} | {_fmt(mem['Rss'])} | {_fmt(mem['Pss'])} | "
                              f"{_fmt(mem['Shared'])} | {_fmt(mem['Private'])} |")
+    keep_alive = results.get("keep_alive")
+    if keep_alive:
+        lines += [
+            "",
+            f"## Keep-alive: one headline, {KEEP_ALIVE_CLIENTS} clients reusing their connections",
+            "",
+            f"wrk keeps each connection open when the server lets it; each run lasts "
+            f"{results['duration_s']:g} s. 'Reused' is whether two requests on one connection "
+            "travel on the same socket.",
+            "",
+            "| way in | reused | requests/s | p50 ms | p99 ms | errors |",
+            "|---|---|---|---|---|---|",
+        ]
+        for design, run in keep_alive.items():
+            lines.append(f"| {design} | {'yes' if run['connection_reused'] else 'no'} | "
+                         f"{_fmt(run['requests_per_s'], 0)} | {_fmt(run['p50_ms'], 2)} | "
+                         f"{_fmt(run['p99_ms'], 2)} | {sum(run['errors'].values())} |")
     lines.append("")
     return "\n".join(lines)
 
@@ -764,6 +837,8 @@ def main(argv: list[str] | None = None) -> int:
             for name in APPS:
                 print(f"bench: HTTP, {name} ...", file=sys.stderr)
                 results["http"][name] = measure_http(name, model_dir, headlines, args.duration, Path(work))
+            print("bench: HTTP, keep-alive ...", file=sys.stderr)
+            results["keep_alive"] = measure_keep_alive(model_dir, headlines[0], args.duration, Path(work))
     results["load_average"]["end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     results["targets"] = [dict(vars(t), passed=t.passed, margin=t.margin) for t in targets(results)]
 

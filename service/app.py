@@ -18,11 +18,14 @@ import time
 from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 from flask import Flask, Response, g, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import NotFound
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import RequestRedirect
 
 from service.config import Settings
 from service.errors import register_error_handlers
@@ -94,6 +97,12 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
 
     app = Flask("service")
     app.json = FastJSONProvider(app)
+    if settings.trusted_proxies:
+        # Only then does request.remote_addr (logged) come from X-Forwarded-For and the scheme
+        # from X-Forwarded-Proto, each from the proxies' own entries; the Host header is never
+        # taken from a forwarded one.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies,  # type: ignore[method-assign]
+                                x_proto=settings.trusted_proxies, x_host=0, x_port=0, x_prefix=0)
     app.config["SETTINGS"] = settings
     # Werkzeug refuses a larger body from its Content-Length before reading it, and stops a
     # chunked body at this many bytes (413 either way).
@@ -107,6 +116,18 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
         g.started = time.perf_counter()
         g.request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER))
         g.headlines = 0  # routes that score set how many
+
+    @app.before_request
+    def redirect_by_path_only() -> Response | None:
+        # Werkzeug answers "//v1//model" (and a rule's missing trailing slash) with a 308 whose
+        # Location it builds from the Host header, which any client sets: redirect by path
+        # instead, always to this host ("/" + path, never "//", which would name another host).
+        moved = request.routing_exception
+        if not isinstance(moved, RequestRedirect):
+            return None
+        target = urlsplit(moved.new_url)
+        location = "/" + target.path.lstrip("/") + (f"?{target.query}" if target.query else "")
+        return Response(status=moved.code, headers={"Location": location})
 
     metrics = ServiceMetrics()
     app.extensions[METRICS_KEY] = metrics
@@ -141,7 +162,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
         status = response.status_code
         headlines = g.headlines if status < 400 else 0
         metrics.observe(method, route, status, seconds, headlines)
-        log_request(request.method, request.path, status, seconds * 1000.0, headlines)
+        log_request(request.method, request.path, status, seconds * 1000.0, headlines, request.remote_addr)
         return response
 
     model: LoadedModel = app.extensions[MODEL_KEY]

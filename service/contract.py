@@ -43,11 +43,18 @@ from pydantic import ValidationError as PydanticValidationError
 from typing_extensions import TypedDict
 
 from headline_scorer.feedback_store import LABELS
-from headline_scorer.text import EMPTY_AFTER_NORMALISING, normalise_text
+from headline_scorer.text import (
+    EMPTY_AFTER_NORMALISING,
+    RAW_CHARS_PER_CHAR,
+    TextTooLong,
+    normalise_bounded,
+    normalise_text,
+)
 from service.errors import ValidationError
 
 MAX_BATCH = "{max_batch}"  # placeholders the document fills from the settings
 MAX_HEADLINE_CHARS = "{max_headline_chars}"
+RAW_HEADLINE_CHARS = "{raw_headline_chars}"  # RAW_CHARS_PER_CHAR x MAX_HEADLINE_CHARS
 MAX_NOTE_CHARS = 2000
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -84,14 +91,16 @@ def _limits(info: ValidationInfo) -> Limits:
 
 def _headline(value: str, info: ValidationInfo) -> str:
     # The limit counts the characters of the normalised text: that is what is scored, and it
-    # does not depend on how much whitespace a client happened to send.
-    text = normalise_text(value)
+    # does not depend on how much whitespace a client happened to send. Before normalising, the
+    # raw text is held to RAW_CHARS_PER_CHAR times the limit, so a headline that NFKC would
+    # expand costs nothing before its refusal.
+    try:
+        text = normalise_bounded(value, _limits(info).max_headline_chars)
+    except TextTooLong as exc:
+        limit = "MAX_HEADLINE_CHARS" if exc.normalised else f"{RAW_CHARS_PER_CHAR} x MAX_HEADLINE_CHARS"
+        raise ContractViolation("headline_too_long", f"{exc} ({limit})", about_field=True) from None
     if not text:
         raise ContractViolation("empty_headline", EMPTY_AFTER_NORMALISING, about_field=True)
-    limit = _limits(info).max_headline_chars
-    if len(text) > limit:
-        raise ContractViolation("headline_too_long", f"has {len(text)} characters after normalisation; "
-                                f"the limit is {limit} (MAX_HEADLINE_CHARS)", about_field=True)
     return text
 
 
@@ -135,10 +144,12 @@ def _whole_number(minimum: int, maximum: int) -> BeforeValidator:
 HEADLINE_DESCRIPTION = (
     "The headline. It is normalised before scoring (Unicode NFKC, control characters removed, runs "
     "of whitespace collapsed to one space, trimmed); it must not be empty after that and may have "
-    f"at most {MAX_HEADLINE_CHARS} characters (Unicode code points) after it (MAX_HEADLINE_CHARS).")
+    f"at most {MAX_HEADLINE_CHARS} characters (Unicode code points) after it (MAX_HEADLINE_CHARS), "
+    f"and at most {RAW_HEADLINE_CHARS} before it.")
 
 Headline = Annotated[str, AfterValidator(_headline),
-                     Field(description=HEADLINE_DESCRIPTION, json_schema_extra={"minLength": 1})]
+                     Field(description=HEADLINE_DESCRIPTION,
+                           json_schema_extra={"minLength": 1, "maxLength": RAW_HEADLINE_CHARS})]
 Label = Literal["sensational", "neutral"]
 if get_args(Label) != LABELS:  # the store's labels are the contract's
     raise ImportError(f"service.contract.Label {get_args(Label)} differs from the store's {LABELS}")

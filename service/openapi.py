@@ -24,8 +24,9 @@ from flask import Flask
 from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import GenerateJsonSchema
 
+from headline_scorer.text import RAW_CHARS_PER_CHAR
 from service.config import Settings
-from service.contract import MAX_BATCH, MAX_HEADLINE_CHARS, Error
+from service.contract import MAX_BATCH, MAX_HEADLINE_CHARS, RAW_HEADLINE_CHARS, Error
 
 OPENAPI_KEY = "headline_openapi"
 REF_TEMPLATE = "#/components/schemas/{model}"
@@ -137,7 +138,8 @@ class _Schemas(GenerateJsonSchema):
 
 def _fill_limits(node: Any, settings: Settings) -> Any:
     """``node`` with the contract's limit placeholders replaced by the app's limits."""
-    limits = {MAX_BATCH: settings.max_batch, MAX_HEADLINE_CHARS: settings.max_headline_chars}
+    limits = {MAX_BATCH: settings.max_batch, MAX_HEADLINE_CHARS: settings.max_headline_chars,
+              RAW_HEADLINE_CHARS: RAW_CHARS_PER_CHAR * settings.max_headline_chars}
     if isinstance(node, dict):
         return {key: _fill_limits(value, settings) for key, value in node.items()}
     if isinstance(node, list):

@@ -14,11 +14,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from flask import Blueprint, Response, current_app, g, jsonify
+from flask import Blueprint, Response, current_app, jsonify
 
 from service.config import Settings
 from service.errors import ApiError, ValidationError
-from service.model_holder import LoadedModel, current_model
+from service.model_holder import LoadedModel, count_served, current_model
 from service.openapi import error_responses, json_body, json_response, ref, service_version
 from service.validation import (
     batch_texts,
@@ -153,7 +153,7 @@ def infer(model_name: str, model_version: str | None = None) -> Response:
     texts = _headlines_of(inputs[0], settings)
     wanted = _requested_outputs(body)
     results = model.scorer.score_texts(texts)  # as /v1/score/batch
-    g.headlines = len(results)
+    count_served(model, results)
     data = {
         "score": np.asarray([r.score for r in results], dtype=np.float32).tolist(),
         "label": [r.label for r in results],

@@ -1,18 +1,18 @@
 """The scoring API editorial tools call: ``/v1/score``, ``/v1/score/batch``, ``/v1/model``.
 
 Routes are thin: check the request (``service.validation``), score with the one shared scorer
-of the served model, and say how many headlines were scored (``g.headlines``) for the request
-log line and the metrics.
+of the served model, and say what was scored (``count_served``) for the request log line and
+the metrics.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, jsonify
+from flask import Blueprint, Response, current_app, jsonify
 
 from service.config import Settings
-from service.model_holder import current_model
+from service.model_holder import count_served, current_model
 from service.openapi import error_responses, json_body, json_response, ref
 from service.validation import (
     batch_texts,
@@ -38,8 +38,9 @@ def score_one() -> Response:
     text = headline_text(required(body, "headline", str, "a string"), "headline",
                          settings.max_headline_chars)
     model = current_model()
-    scored = model.scorer.score_text(text, explain=True).as_dict()
-    g.headlines = 1
+    result = model.scorer.score_text(text, explain=True)
+    count_served(model, [result])
+    scored = result.as_dict()
     return jsonify(headline=scored["headline"], score=scored["score"], label=scored["label"],
                    threshold=model.scorer.threshold, model_version=model.version, cues=scored["cues"])
 
@@ -57,8 +58,9 @@ def score_batch() -> Response:
     scorer = model.scorer
     # score_texts gives each headline, to the last bit, what score_text gives it alone (so a
     # score on the threshold cannot flip its label by road), and scores big batches at once.
-    results = [r.as_dict() for r in scorer.score_texts(texts, explain=explain)]
-    g.headlines = len(results)
+    scored = scorer.score_texts(texts, explain=explain)
+    count_served(model, scored)
+    results = [r.as_dict() for r in scored]
     return jsonify(model_version=model.version, threshold=scorer.threshold, results=results)
 
 

@@ -58,14 +58,11 @@ def _origins(name: str) -> tuple[str, ...]:
     return tuple(origins)
 
 
-def _database_url(name: str) -> str | None:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return None
-    if urlsplit(raw).scheme not in ("postgresql", "postgres"):
-        raise SystemExit(f"configuration error: {name} must be a postgresql://... URL "
-                         "(unset it to keep feedback in the SQLite file of HEADLINE_FEEDBACK_DB)")
-    return raw
+def _feedback_url(url: str | None) -> str | None:
+    if url is not None and urlsplit(url).scheme not in ("postgresql", "postgres"):
+        raise SystemExit("configuration error: HEADLINE_FEEDBACK_URL must be a postgresql://... "
+                         "URL (unset it to keep feedback in the SQLite file of HEADLINE_FEEDBACK_DB)")
+    return url
 
 
 @dataclass(frozen=True)
@@ -118,7 +115,7 @@ class Settings:
             threads=_int("THREADS", cls.threads),
             feedback_db=paths.feedback_db,
             feedback_busy_ms=_int("HEADLINE_FEEDBACK_BUSY_MS", cls.feedback_busy_ms, minimum=0),
-            feedback_url=_database_url("HEADLINE_FEEDBACK_URL"),
+            feedback_url=_feedback_url(paths.feedback_url),
             admin_token=os.environ.get("HEADLINE_ADMIN_TOKEN", "").strip() or None,
             cors_origins=_origins("HEADLINE_CORS_ORIGINS"),
             frame_ancestors=_origins("HEADLINE_FRAME_ANCESTORS"),

@@ -19,7 +19,13 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from flask.blueprints import BlueprintSetupState
 
-from headline_scorer.feedback_store import COLUMNS, LABELS, FeedbackStore, FeedbackUnavailable
+from headline_scorer.feedback_store import (
+    COLUMNS,
+    LABELS,
+    FeedbackStore,
+    FeedbackUnavailable,
+    open_feedback_store,
+)
 from headline_scorer.text import normalise_text
 from service.config import Settings
 from service.errors import ValidationError, error_response
@@ -44,7 +50,8 @@ def _install_store(state: BlueprintSetupState) -> None:
     # preloading gunicorn master and use from every worker and thread.
     app: Flask = state.app
     settings: Settings = app.config["SETTINGS"]
-    app.extensions[STORE_KEY] = FeedbackStore(settings.feedback_db, settings.feedback_busy_ms)
+    app.extensions[STORE_KEY] = open_feedback_store(settings.feedback_db, settings.feedback_url,
+                                                    settings.feedback_busy_ms)
 
 
 def feedback_store() -> FeedbackStore:

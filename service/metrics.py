@@ -30,6 +30,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
+import numpy as np
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -98,9 +99,7 @@ class ServiceMetrics:
     def served(self, model_version: str, scores: Sequence[float], labels: Sequence[str]) -> None:
         """Count the scores and labels one request returns, under the model that gave them."""
         version = self._version_label(model_version)
-        histogram = self.scores.labels(version)
-        for score in scores:
-            histogram.observe(score)
+        observe_many(self.scores.labels(version), scores)
         for label in set(labels):
             self.labels.labels(version, label).inc(labels.count(label))
 
@@ -126,3 +125,24 @@ class ServiceMetrics:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
         return generate_latest(registry)
+
+
+def observe_many(histogram: Histogram, values: Sequence[float]) -> None:
+    """``histogram.observe(v)`` for every value, with one increment per bucket.
+
+    In multiprocess mode each increment is a locked write to a memory-mapped file (about
+    6 µs), so observing a batch of 1,000 scores one by one would cost more than a third of
+    the time it takes to score them; counted per bucket it costs at most one write per
+    bucket. prometheus-client has no public call for this, so it writes the child's bucket
+    and sum values as its own ``observe`` does (tests/test_drift_metrics.py checks that the
+    two give the same exposition).
+    """
+    if not len(values):
+        return
+    bounds = histogram._upper_bounds  # ends with +Inf
+    # observe() counts a value in the first bucket whose upper bound is >= it.
+    counts = np.bincount(np.searchsorted(bounds, values, side="left"), minlength=len(bounds))
+    for bucket, count in zip(histogram._buckets, counts.tolist()):
+        if count:
+            bucket.inc(count)
+    histogram._sum.inc(float(np.sum(values)))

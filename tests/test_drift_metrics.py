@@ -15,7 +15,13 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from headline_scorer.scorer import HeadlineScorer
 from service import create_app
-from service.metrics import MAX_MODEL_VERSIONS, OTHER_VERSION, SCORE_BUCKETS, ServiceMetrics
+from service.metrics import (
+    MAX_MODEL_VERSIONS,
+    OTHER_VERSION,
+    SCORE_BUCKETS,
+    ServiceMetrics,
+    observe_many,
+)
 from tests.gunicorn_server import Server, metric_value
 from tests.test_api import settings_for
 
@@ -98,3 +104,13 @@ def test_gunicorn_workers_add_up_to_every_score_served(
     text = requests.get(server.url("/metrics"), timeout=10).text
     scores = [scorer.score(h).score for h in HEADLINES] * rounds
     assert buckets(text, scorer.version) == expected_buckets(scores), f"workers {pids}"
+
+
+@pytest.mark.parametrize("values", [[0.0, 0.05, 0.050001, 0.5, 0.999, 1.0], [0.37] * 7, []])
+def test_observing_a_batch_at_once_equals_observing_each_value(values: list[float]) -> None:
+    one_by_one, at_once = ServiceMetrics(), ServiceMetrics()
+    child = one_by_one.scores.labels("v")
+    for value in values:
+        child.observe(value)
+    observe_many(at_once.scores.labels("v"), values)
+    assert at_once.render() == one_by_one.render()

@@ -96,6 +96,15 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     # Web origins whose pages may show the editors' page in a frame; none by default.
     frame_ancestors: tuple[str, ...] = ()
+    # Proxies in front of the service whose X-Forwarded-For and X-Forwarded-Proto are trusted
+    # (1 behind deploy/nginx/headline-scorer.conf); 0 trusts no client's say about either.
+    trusted_proxies: int = 0
+
+    def __post_init__(self) -> None:
+        # An empty or blank token would let an empty bearer in: it means "no admin routes",
+        # however the settings were built.
+        if self.admin_token is not None and not self.admin_token.strip():
+            object.__setattr__(self, "admin_token", None)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -119,4 +128,5 @@ class Settings:
             admin_token=os.environ.get("HEADLINE_ADMIN_TOKEN", "").strip() or None,
             cors_origins=_origins("HEADLINE_CORS_ORIGINS"),
             frame_ancestors=_origins("HEADLINE_FRAME_ANCESTORS"),
+            trusted_proxies=_int("TRUSTED_PROXIES", cls.trusted_proxies, minimum=0, maximum=10),
         )

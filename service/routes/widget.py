@@ -10,12 +10,9 @@ still load it.
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint, Response, current_app, send_from_directory
 
-from service.config import Settings
-from service.openapi import error_responses
+from service.openapi import Reply, operation
 
 WIDGET_FILE = "widget.js"
 CACHE_SECONDS = 300
@@ -24,28 +21,17 @@ blueprint = Blueprint("widget", __name__)
 
 
 @blueprint.get("/widget.js")
+@operation(operation_id="getWidget", tag="web",
+           summary="The embeddable widget for a CMS page's headline fields",
+           description="Include it with <script src=\".../widget.js\" defer></script> and mark each "
+                       "headline <input> or <textarea> with data-headline-scorer (or name them with "
+                       "the script's data-selector attribute): each gets the live score, band and cue "
+                       "marks as the editor types. The page's origin must be in "
+                       "HEADLINE_CORS_ORIGINS.",
+           replies={200: Reply("A JavaScript file.", media=("text/javascript",))}, errors=(500,))
 def widget_script() -> Response:
     response = send_from_directory(current_app.static_folder, WIDGET_FILE, max_age=CACHE_SECONDS,
                                    mimetype="text/javascript")
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
     return response
-
-
-def openapi_fragment(settings: Settings) -> dict[str, Any]:
-    """This blueprint's part of the OpenAPI document (under the web tag, which web.py declares)."""
-    return {
-        "paths": {"/widget.js": {"get": {
-            "tags": ["web"],
-            "operationId": "getWidget",
-            "summary": "The embeddable widget for a CMS page's headline fields",
-            "description": "Include it with <script src=\".../widget.js\" defer></script> and mark "
-                           "each headline <input> or <textarea> with data-headline-scorer (or name "
-                           "them with the script's data-selector attribute): each gets the live "
-                           "score, band and cue marks as the editor types. The page's origin must "
-                           "be in HEADLINE_CORS_ORIGINS.",
-            "responses": {"200": {"description": "A JavaScript file.",
-                                  "content": {"text/javascript": {"schema": {"type": "string"}}}},
-                          **error_responses(500)},
-        }}},
-    }

@@ -430,6 +430,11 @@ class V2InferenceRequest(Contract):
     model_config = ConfigDict(json_schema_extra={"examples": [{"id": "42", "inputs": [
         {"name": "headline", "shape": [2], "datatype": "BYTES", "data": EXAMPLE_HEADLINES}]}]})
     id: Annotated[str | None, Field(description="Echoed in the response.")] = None
+    # The protocol lets a client repeat the model in the body (kserve's client always does).
+    model_name: Annotated[str | None, Field(description=(
+        "The protocol's own field; when given, it must be the path's model_name."))] = None
+    model_version: Annotated[str | None, Field(description=(
+        "The protocol's own field; when given, it must be the served model's version."))] = None
     parameters: dict[str, Any] | None = None
     inputs: Annotated[list[V2InputTensor], BeforeValidator(_one_tensor), Field(min_length=1, max_length=1)]
     outputs: Annotated[list[V2RequestedOutput] | None, Field(
@@ -491,6 +496,18 @@ class V2ModelMetadata(TypedDict):
     platform: str
     inputs: list[V2TensorMetadata]
     outputs: list[V2TensorMetadata]
+
+
+class V2Error(TypedDict):
+    """An error of the V2 routes: the protocol's message string under ``error``, and beside it
+    the service's code, field and request id."""
+
+    error: Annotated[str, Field(description="What is wrong, for a person (the protocol's field).")]
+    code: Annotated[str, Field(description="Machine-readable reason, e.g. 'bad_tensor'.")]
+    field: Annotated[str | None, Field(
+        description="The request field at fault, e.g. 'inputs[0].data[2]', or null.")]
+    request_id: NotRequired[Annotated[str | None, Field(
+        description="The request's X-Request-ID, to find its log line.")]]
 
 
 # --- errors ------------------------------------------------------------------------------------

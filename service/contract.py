@@ -247,6 +247,56 @@ class ModelInfo(TypedDict):
     model_sha256: str | None
 
 
+# --- calmer rewrites ------------------------------------------------------------------------
+
+Band = Annotated[Literal["neutral", "borderline", "sensational"], Field(description=(
+    "The band the editors' page draws: borderline where the odds of sensational are within a "
+    "factor of two of the threshold's odds, neutral below, sensational above."))]
+
+
+class SuggestRequest(Contract):
+    """A headline to propose calmer versions of."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"headline": "SHOCKING: The Mayor DESTROYS The Budget Debate!"}]})
+    headline: Headline
+
+
+class RewriteEdit(TypedDict):
+    """One change a rewrite rule made."""
+
+    rule: Annotated[Literal["sentence_case", "exclamations_removed", "hype_label_dropped",
+                            "plain_verb", "teaser_to_statement"], Field(description=(
+        "ALL-CAPS ordinary word to lower case; '!' run removed; hype label dropped; tabloid verb "
+        "replaced by a plain reporting verb; teaser frame turned into a statement."))]
+    before: Annotated[str, Field(description="The text the rule changed.")]
+    after: Annotated[str, Field(description="What it became; empty when removed.")]
+
+
+class RewriteSuggestion(TypedDict):
+    """A calmer rewrite, scored by the served model."""
+
+    headline: ScoredHeadline
+    score: Score
+    label: ScoredLabel
+    band: Band
+    edits: list[RewriteEdit]
+
+
+class SuggestResponse(TypedDict):
+    """The headline's own score, and up to three rewrites that score lower, calmest first."""
+
+    headline: ScoredHeadline
+    score: Score
+    label: ScoredLabel
+    band: Band
+    threshold: float
+    model_version: str
+    suggestions: Annotated[list[RewriteSuggestion], Field(max_length=3, description=(
+        "Up to three rewrites, each scoring lower than the headline, lowest first; none changes "
+        "a name, a number or a quotation. Empty when no rule applies or none scores lower."))]
+
+
 # --- feedback --------------------------------------------------------------------------------
 
 

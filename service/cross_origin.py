@@ -23,6 +23,7 @@ from service.config import Settings
 CORS_ROUTES: dict[str, tuple[str, ...]] = {
     "/v1/score": ("POST",),
     "/v1/score/batch": ("POST",),
+    "/v1/suggest": ("POST",),
     "/v1/model": ("GET",),
     "/v1/feedback": ("POST",),
 }

@@ -657,3 +657,38 @@ def test_create_app_takes_overrides_of_the_environment(models_root: Path,
     assert app.config["MAX_CONTENT_LENGTH"] == settings.max_body_bytes
     with pytest.raises(ValueError, match="max_headlines"):
         create_app({"max_headlines": 9})
+
+
+# --- POST /v1/suggest ----------------------------------------------------------------------------
+
+def test_suggest_returns_calmer_rewrites_with_scores_bands_and_edits(
+        client: FlaskClient, scorer: HeadlineScorer) -> None:
+    shout = "SHOCKING: The Mayor DESTROYS The Budget Debate!"
+    response = call(client, "POST", "/v1/suggest", json={"headline": f" {shout} "})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    body = response.get_json()
+    original = scorer.score(shout, explain=False)
+    assert (body["headline"], body["score"], body["label"]) == (shout, original.score, original.label)
+    assert body["model_version"] == scorer.version and body["threshold"] == scorer.threshold
+    assert 1 <= len(body["suggestions"]) <= 3
+    scores = [s["score"] for s in body["suggestions"]]
+    assert scores == sorted(scores) and max(scores) < original.score
+    for suggestion in body["suggestions"]:
+        assert suggestion["score"] == scorer.score(suggestion["headline"], explain=False).score
+        assert suggestion["edits"] and all(e["rule"] for e in suggestion["edits"])
+
+
+def test_suggest_for_a_plain_headline_offers_nothing(client: FlaskClient) -> None:
+    body = call(client, "POST", "/v1/suggest", json={"headline": "Parliament passes the budget bill"}
+                ).get_json()
+    assert body["suggestions"] == [] and body["band"] in ("neutral", "borderline", "sensational")
+
+
+@pytest.mark.parametrize(("body", "code", "field"), [
+    ({}, "missing_field", "headline"), ({"headline": 3}, "wrong_type", "headline"),
+    ({"headline": " "}, "empty_headline", "headline"),
+    ({"headline": "x", "explain": True}, "unknown_field", "explain"),
+])
+def test_suggest_refuses_bad_requests_naming_the_field(client: FlaskClient, body: dict, code: str,
+                                                       field: str) -> None:
+    error_of(call(client, "POST", "/v1/suggest", json=body), 422, code, field)

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import requests
 
+from headline_scorer.rewrite import suggest_rewrites
 from headline_scorer.scorer import HeadlineScorer
 from tests.gunicorn_server import Server
 from tests.test_web_page import CHROMIUM_ARGS, band_of, percent
@@ -302,6 +303,28 @@ def test_typing_in_two_title_fields_scores_both_live(
     page.locator("#title").fill(PLAIN)
     assert wait_for_score(page, "title", scorer.score(PLAIN).score)["band"] == band_of(
         scorer.score(PLAIN).score, scorer.threshold)
+    assert watched.console == [] and watched.errors == []
+
+
+def test_a_sensational_title_gets_calmer_versions_to_try(
+        watched: Watched, service: str, allowed_site: CmsSite, scorer: HeadlineScorer) -> None:
+    page = open_cms(watched, allowed_site, service)
+    page.locator("#title").fill(SHOUT)
+    wait_for_score(page, "title", scorer.score(SHOUT).score)
+    expected = suggest_rewrites(scorer, SHOUT)
+    assert expected
+    page.wait_for_function("""() => {
+      const host = document.getElementById(document.getElementById("title").getAttribute("aria-describedby"));
+      return host.shadowRoot.querySelectorAll(".try li").length > 0;
+    }""", timeout=10000)
+    shown = page.evaluate("""() => {
+      const host = document.getElementById(document.getElementById("title").getAttribute("aria-describedby"));
+      return [...host.shadowRoot.querySelectorAll(".try li")].map(li => li.textContent);
+    }""")
+    assert shown == [f"Try: {s.headline} · {percent(s.score)}, {s.band}" for s in expected]
+    page.locator("#title").fill(PLAIN)  # a calm title: its panel offers nothing
+    wait_for_score(page, "title", scorer.score(PLAIN).score)
+    assert "Try:" not in panel(page, "title")["text"]
     assert watched.console == [] and watched.errors == []
 
 

@@ -7,8 +7,9 @@
 // after it, and so do the elements matching the script tag's data-selector attribute
 // (data-selector="#title, .headline-field"); fields added to the page later are found too, and
 // HeadlineScorer.attach(elementOrSelector) attaches by hand. As the editor types (debounced),
-// the field's text goes to POST /v1/score of the service that served this script; the host
-// page's origin must be in the service's HEADLINE_CORS_ORIGINS. No other request is made.
+// the field's text goes to POST /v1/score of the service that served this script, and a
+// sensational one to POST /v1/suggest for calmer versions ("Try: ..."); the host page's origin
+// must be in the service's HEADLINE_CORS_ORIGINS. No other request is made.
 //
 // The panel lives in a shadow root, so the host page's styles do not reach it and its styles do
 // not leak out. It is the field's description (aria-describedby) and a polite live region, so a
@@ -22,7 +23,9 @@
   const DEBOUNCE_MS = 300;
   const script = document.currentScript;
   // The service's root is where this script came from (a path prefix of a proxy included).
-  const scoreUrl = new URL("v1/score", new URL(".", script.src));
+  const root = new URL(".", script.src);
+  const scoreUrl = new URL("v1/score", root);
+  const suggestUrl = new URL("v1/suggest", root);
   const ownSelector = "input[data-headline-scorer], textarea[data-headline-scorer]";
   const selector = [ownSelector, script.dataset.selector].filter(Boolean).join(", ");
   const WORD = "[\\p{L}\\p{N}\\p{M}_]";
@@ -47,7 +50,9 @@
     .headline { margin: 4px 0 0; color: #424a53; }
     mark { background: none; color: inherit; border-bottom: 2px solid #cf222e; }
     mark.down { border-bottom-color: #1a7f37; }
-    .chips { color: #57606a; }
+    .chips, .try-score { color: #57606a; }
+    .try { margin: 4px 0 0; padding: 0; list-style: none; }
+    .try-label { font-weight: 600; }
     .unavailable, .problem { color: #57606a; }
     .busy { opacity: 0.6; }
     .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden;
@@ -146,6 +151,15 @@
       this.timer = setTimeout(() => this.score(), DEBOUNCE_MS);
     }
 
+    async post(url, text, signal) {
+      const response = await fetch(url, {
+        method: "POST", mode: "cors", credentials: "omit", signal,
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify({ headline: text }),
+      });
+      return { response, body: await response.json().catch(() => null) };
+    }
+
     async score() {
       const text = this.field.value.trim();
       if (this.controller) this.controller.abort();
@@ -160,18 +174,16 @@
       let response;
       let body = null;
       try {
-        response = await fetch(scoreUrl, {
-          method: "POST", mode: "cors", credentials: "omit", signal: controller.signal,
-          headers: { "Content-Type": "application/json", Accept: "application/json" },
-          body: JSON.stringify({ headline: text }),
-        });
-        body = await response.json().catch(() => null);
+        ({ response, body } = await this.post(scoreUrl, text, controller.signal));
       } catch (exc) {
         if (exc.name === "AbortError") return;
         response = null; // unreachable, or refused by CORS: the browser does not say which
       }
       if (controller !== this.controller) return; // a newer edit took over
-      if (response && response.ok && body) this.showResult(body);
+      if (response && response.ok && body) {
+        this.showResult(body);
+        if (this.body.dataset.band === "sensational") this.suggest(text, controller);
+      }
       else if (response && response.status === 422 && body && body.error) this.showProblem(body.error);
       else this.showUnavailable();
     }
@@ -205,6 +217,26 @@
       this.body.replaceWith(panel);
       this.body = panel;
       this.host.hidden = false;
+    }
+
+    // Calmer versions under a sensational result; any failure just leaves them out.
+    async suggest(text, controller) {
+      let reply;
+      try {
+        reply = await this.post(suggestUrl, text, controller.signal);
+      } catch (_) {
+        return;
+      }
+      const suggestions = reply.response.ok && reply.body ? reply.body.suggestions : [];
+      if (controller !== this.controller || !suggestions.length) return;
+      const list = el("ul", "try");
+      for (const suggestion of suggestions) {
+        const item = el("li");
+        item.append(el("span", "try-label", "Try: "), document.createTextNode(suggestion.headline),
+          el("span", "try-score", ` \u00b7 ${percent(suggestion.score)}, ${suggestion.band}`));
+        list.append(item);
+      }
+      this.body.append(list);
     }
 
     // A refusal of this headline (too long, nothing left after normalisation), in the

@@ -11,8 +11,9 @@ Metrics:
 - ``headline_scorer_model_info{version}``: 1 for the model version being served (an info
   metric, exposed as a gauge as Prometheus's text format does for info metrics).
 - ``headline_scorer_served_score{model_version}``: histogram of the scores returned by
-  ``/v1/score``, ``/v1/score/batch`` and V2 infer, in twentieths of [0, 1], so a change of
-  model or of traffic (a new desk) shows as a shifted distribution (docs/operations.md).
+  ``/v1/score``, ``/v1/score/batch``, V2 infer and ``/v1/suggest`` (its headline's own score),
+  in twentieths of [0, 1], so a change of model or of traffic (a new desk) shows as a shifted
+  distribution (docs/operations.md).
 - ``headline_scorer_served_labels_total{model_version, label}``: the labels returned by them.
 
 Label values are bounded: ``route`` is a URL rule or ``unmatched``; ``label`` is one of two;

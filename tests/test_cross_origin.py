@@ -45,7 +45,8 @@ def cors_headers(response: TestResponse) -> dict[str, str]:
 
 
 @pytest.mark.parametrize(("path", "method"), [("/v1/score", "POST"), ("/v1/score/batch", "POST"),
-                                              ("/v1/feedback", "POST"), ("/v1/model", "GET")])
+                                              ("/v1/suggest", "POST"), ("/v1/feedback", "POST"),
+                                              ("/v1/model", "GET")])
 def test_an_allowed_origin_gets_a_preflight_that_lets_it_send_json(
         client: FlaskClient, path: str, method: str) -> None:
     headers = preflight(client, path, method=method)

@@ -1,0 +1,139 @@
+"""The behavioural suite (training/behaviour.py) on fixture data: the rewrites each device
+family makes, the disjoint halves of its lexicons, and the report of ``make behaviour``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from training.behaviour import (
+    BEHAVIOUR_PATH,
+    Bases,
+    apply_template,
+    load_behaviour,
+    rewrite,
+    run_suite,
+    shout_words,
+    swap_topic,
+    swap_verb,
+)
+from training.behaviour import main as behaviour_main
+
+REPORTING = ("criticises|criticised", "rejects|rejected", "responds to|responded to")
+
+
+def test_suite_file_has_disjoint_halves_and_the_issue_targets() -> None:
+    behaviour = load_behaviour()
+    targets = {name: f.target for name, f in behaviour.families.items()}
+    assert targets == {"prefix": 0.90, "teaser": 0.90, "exclamation": 0.80,
+                       "tabloid_verb": 0.70, "shouting": 0.90}
+    for family in behaviour.families.values():
+        assert family.train and family.held_out
+        assert not set(family.train) & set(family.held_out), family.name
+    train_terms = {t for pair in behaviour.topics["train"] for t in pair}
+    held_terms = {t for pair in behaviour.topics["held_out"] for t in pair}
+    assert not train_terms & held_terms
+    assert behaviour.false_positive_max == {"wire": 0.02, "posts": 0.05, "short": 0.03}
+    assert behaviour.topic_limits == {"median_abs_change_max": 0.02, "flip_share_max": 0.01}
+
+
+def test_overlapping_halves_are_refused(tmp_path: Path) -> None:
+    text = BEHAVIOUR_PATH.read_text(encoding="utf-8").replace(
+        'held_out = ["EXCLUSIVE: {h}"', 'held_out = ["SHOCKING: {h}", "EXCLUSIVE: {h}"')
+    path = tmp_path / "behaviour.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ValueError, match="prefix: train and held_out share"):
+        load_behaviour(path)
+
+
+def test_templates_replace_the_final_punctuation() -> None:
+    assert apply_template("SHOCKING: {h}", "Budget vote fails.") == "SHOCKING: Budget vote fails"
+    assert apply_template("{h}!!!", "Budget vote fails?") == "Budget vote fails!!!"
+    assert apply_template("This is why {h}", "Budget vote fails") == "This is why Budget vote fails"
+
+
+def test_tabloid_verb_replaces_the_first_reporting_verb_in_its_tense() -> None:
+    assert swap_verb("Senator criticises budget plan", REPORTING, "slams|slammed") == \
+        "Senator slams budget plan"
+    assert swap_verb("Senator criticised budget plan", REPORTING, "tears into|tore into") == \
+        "Senator tore into budget plan"
+    # The earliest verb in the headline wins, whatever the lexicon's order.
+    assert swap_verb("Union rejects offer and criticises board", REPORTING, "slams|slammed") == \
+        "Union slams offer and criticises board"
+    assert swap_verb("Minister Responds To Critics", REPORTING, "lashes out at|lashed out at") == \
+        "Minister Lashes Out At Critics"
+    assert swap_verb("Council approves budget", REPORTING, "slams|slammed") is None
+    assert swap_verb("Prerejects nothing", REPORTING, "slams|slammed") is None  # whole words only
+
+
+def test_shouting_puts_exactly_the_asked_words_in_capitals() -> None:
+    shouted = shout_words("Council approves budget for the new bridge.", 2, True, seed=3)
+    assert shouted is not None and shouted.lower().endswith("bridge!")
+    capitals = [w for w in shouted.rstrip("!").split() if w.isupper()]
+    assert len(capitals) == 2
+    assert shout_words("Council approves budget", 1, False, seed=0).count("!") == 0
+    assert shout_words("EU and UN met", 1, True, seed=0) is None  # no ordinary word
+
+
+def test_topic_swap_goes_both_ways_and_keeps_capitals() -> None:
+    pairs = (("Obama", "Beyonce"), ("government", "band"))
+    assert swap_topic("Obama signs water bill", pairs) == "Beyonce signs water bill"
+    assert swap_topic("Beyonce signs water bill", pairs) == "Obama signs water bill"
+    assert swap_topic("Government approves plan", pairs) == "Band approves plan"
+    assert swap_topic("Obamacare vote delayed", pairs) is None
+
+
+def test_rewrite_draws_from_the_half_asked_for() -> None:
+    behaviour = load_behaviour()
+    prefix = behaviour.families["prefix"]
+    for seed in range(30):
+        trained = rewrite("Budget vote fails", prefix, "train", seed)
+        held = rewrite("Budget vote fails", prefix, "held_out", seed)
+        assert any(trained == apply_template(t, "Budget vote fails") for t in prefix.train)
+        assert any(held == apply_template(t, "Budget vote fails") for t in prefix.held_out)
+
+
+def test_run_suite_measures_every_family_and_set() -> None:
+    behaviour = load_behaviour()
+    bases = Bases(wire=["Council criticises budget for the new bridge",
+                        "Obama signs water supply bill"],
+                  posts=["Court delays ruling on rail strike in Washington"])
+
+    def score(texts: list[str]) -> np.ndarray:  # sensational exactly when it has "!" or caps
+        return np.array([0.9 if "!" in t or any(w.isupper() and len(w) > 3 for w in t.split())
+                         else 0.1 for t in texts])
+
+    report = run_suite(behaviour, bases, score, threshold=0.5)
+    devices = report["devices"]
+    assert set(devices) == set(behaviour.families)
+    assert devices["exclamation"]["share_sensational"] == 1.0
+    assert devices["exclamation"]["median_rise"] == pytest.approx(0.8)
+    assert devices["tabloid_verb"]["n"] == 1  # only one base has a reporting verb
+    assert report["false_positives"]["wire"] == {"n": 2, "rate": 0.0, "max": 0.02, "met": True}
+    assert report["false_positives"]["short"]["n"] == 1
+    assert report["topic"]["n"] == 1 and report["topic"]["median_abs_change"] == 0.0
+
+
+def test_make_behaviour_writes_the_report(fixture_data: Path, models_root: Path,
+                                          tmp_path: Path) -> None:
+    text = BEHAVIOUR_PATH.read_text(encoding="utf-8")
+    text = text.replace('wire = "chakraborty2016"', 'wire = "fixture-lines"')
+    text = text.replace('posts = "webis-clickbait-17"', 'posts = "fixture-webis"')
+    suite = tmp_path / "behaviour.toml"
+    suite.write_text(text, encoding="utf-8")
+    out = tmp_path / "reports"
+    code = behaviour_main(["--model", str(models_root / "current"), "--reports-dir", str(out),
+                           "--behaviour", str(suite), "--raw-dir", str(fixture_data / "raw"),
+                           "--manifest", str(fixture_data / "datasets.json")])
+    assert code == 0
+    report = json.loads((out / "behaviour.json").read_text())
+    assert set(report["devices"]) == {"prefix", "teaser", "exclamation", "tabloid_verb",
+                                      "shouting"}
+    assert report["bases"]["wire"] > 0 and report["bases"]["posts"] > 0
+    assert all(row["n"] > 0 for name, row in report["devices"].items() if name != "tabloid_verb")
+    markdown = (out / "behaviour.md").read_text()
+    assert "| prefix: a hype label in front" in markdown
+    assert "| plain neutral headlines |" in markdown

@@ -124,6 +124,63 @@ class StyleFeatures(NamedFeatures):
         return [self.scale * shouted, self.scale * exclaim, self.scale * question]
 
 
+DEVICE_FEATURES: tuple[str, ...] = ("hype label prefix", "exclamation run", "tabloid verb",
+                                    "forward reference")
+# Words that point the reader forward to something the headline withholds (demonstratives,
+# interrogatives, "next", "reason"): the grammar of a teaser frame, whatever its wording.
+_FORWARD_WORDS = frozenset({"this", "these", "here", "here's", "heres", "why", "what", "how",
+                            "next", "reason", "reasons"})
+# A label of one to three words ending in ":" or a dash at the start ("MUST SEE: ", "ALERT - ").
+_LABEL = re.compile(r"^\s*([^\W\d_]+(?:['’][^\W\d_]+)?(?: [^\W\d_]+){0,2})\s*(?::|\s[–—-])\s")
+
+
+class DeviceFeatures(StyleFeatures):
+    """Named phrasing devices an editor knows, independent of the words around them.
+
+    - "hype label prefix": the headline opens with a label of one to three words set in ALL
+      CAPS that shout (by the acronym rule of :class:`StyleFeatures`, learnt in ``fit``)
+      followed by ":" or a dash: "EXCLUSIVE: ...", never "NASA: ...";
+    - "exclamation run": two or more "!" (a run, or several);
+    - "tabloid verb": the number of words or phrases of ``tabloid_verbs`` (lower case, whole
+      words) in the headline, at most 2;
+    - "forward reference": the number of words pointing forward ("this", "why", "what",
+      "next", "reason", ...), at most 3.
+
+    Casing of ordinary words never changes them except where capitals are the device itself.
+    Output shape ``(n_samples, 4)`` in :data:`DEVICE_FEATURES` order, each times ``scale``.
+    """
+
+    names = DEVICE_FEATURES
+
+    def __init__(self, scale: float = 1.0, max_shouted: int = 3, min_unknown_length: int = 5,
+                 tabloid_verbs: tuple[str, ...] = ()):
+        super().__init__(scale=scale, max_shouted=max_shouted,
+                         min_unknown_length=min_unknown_length)
+        self.tabloid_verbs = tabloid_verbs
+
+    def fit(self, X: Iterable[str], y: object = None) -> DeviceFeatures:
+        super().fit(X, y)
+        phrases = sorted({p.lower() for p in self.tabloid_verbs}, key=len, reverse=True)
+        self.tabloid_pattern_ = (re.compile(r"(?<![\w'’])(?:" + "|".join(map(re.escape, phrases))
+                                            + r")(?![\w'’])") if phrases else None)
+        return self
+
+    def features_one(self, text: str) -> list[float]:
+        """Device feature values of one normalised headline, scaled, in DEVICE_FEATURES order."""
+        label = _LABEL.match(text)
+        hype_label = 0.0
+        if label and label.group(1).isupper() and self.shouted_words(label.group(1)):
+            hype_label = 1.0
+        run = 1.0 if text.count("!") >= 2 else 0.0
+        verbs = 0.0
+        if self.tabloid_pattern_ is not None:
+            verbs = float(min(len(self.tabloid_pattern_.findall(text.lower())), 2))
+        forward = float(min(sum(w in _FORWARD_WORDS for w in _PHRASE_WORD.findall(text.lower())),
+                            3))
+        return [self.scale * hype_label, self.scale * run, self.scale * verbs,
+                self.scale * forward]
+
+
 # Words of the phrasing features below, looked up lower-cased (so casing never changes them).
 _PHRASE_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 _SECOND_PERSON = frozenset({"you", "your", "you're", "youre", "yours", "yourself", "you'll",

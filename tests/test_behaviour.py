@@ -1,14 +1,17 @@
 """The behavioural suite (training/behaviour.py) on fixture data: the rewrites each device
-family makes, the disjoint halves of its lexicons, and the report of ``make behaviour``."""
+family makes, the disjoint halves of its lexicons, the counterfactual pairs training draws
+from the train halves only, the device features, and the report of ``make behaviour``."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from headline_scorer.features import DeviceFeatures
 from training.behaviour import (
     BEHAVIOUR_PATH,
     Bases,
@@ -21,6 +24,8 @@ from training.behaviour import (
     swap_verb,
 )
 from training.behaviour import main as behaviour_main
+from training.loaders import LabelledSet
+from training.model import ModelConfig, counterfactual_pairs, training_rows
 
 REPORTING = ("criticises|criticised", "rejects|rejected", "responds to|responded to")
 
@@ -94,6 +99,71 @@ def test_rewrite_draws_from_the_half_asked_for() -> None:
         held = rewrite("Budget vote fails", prefix, "held_out", seed)
         assert any(trained == apply_template(t, "Budget vote fails") for t in prefix.train)
         assert any(held == apply_template(t, "Budget vote fails") for t in prefix.held_out)
+
+
+def _neutral_set() -> LabelledSet:
+    texts = ["Council criticises budget for the new bridge", "Obama signs water supply bill",
+             "Court delays ruling on rail strike", "Minister outlines plans for school funding",
+             "SHOCKING: you will not believe this"]
+    labels = np.array([0, 0, 0, 0, 1])
+    return LabelledSet("plain", texts, labels, labels.astype(float))
+
+
+def test_counterfactual_pairs_use_neutral_bases_and_train_halves_only() -> None:
+    behaviour = load_behaviour()
+    config = replace(ModelConfig(), augment_families=[*behaviour.families, "topic"],
+                     augment_bases=100, augment_weight=0.5)
+    data = _neutral_set()
+    pairs = counterfactual_pairs(data, config)
+    assert pairs and pairs == counterfactual_pairs(data, config)
+    neutral = {t for t, y in zip(data.texts, data.labels) if y == 0}
+    held_words = {"EXCLUSIVE", "STUNNING", "MUST SEE", "UNBELIEVABLE", "BOMBSHELL", "WATCH",
+                  "eviscerat", "obliterat", "shredd", "demolish", "skewer", "mock",
+                  "Taylor Swift", "Kardashian", "Kanye"}
+    for plain, changed, label, family in pairs:
+        assert plain in neutral
+        assert changed != plain
+        assert not any(w in changed for w in held_words), changed
+        assert label == (0 if family == "topic" else 1)
+    texts, ngram_texts, y, weight = training_rows([data], config)
+    assert ngram_texts == texts
+    assert len(texts) == len(data) + 2 * len(pairs)
+    assert np.all(weight[len(data):] == 0.5)
+    assert y[len(data):len(data) + len(pairs)].sum() == 0  # the plain bases, labelled neutral
+
+
+def test_named_only_rewrites_show_the_ngram_parts_their_plain_base() -> None:
+    config = replace(ModelConfig(), augment_families=["prefix", "shouting"], augment_bases=100,
+                     augment_weight=0.5, augment_named_only=["prefix"])
+    data = _neutral_set()
+    pairs = counterfactual_pairs(data, config)
+    texts, ngram_texts, _, _ = training_rows([data], config)
+    rewrites = dict(zip(texts[len(data) + len(pairs):], ngram_texts[len(data) + len(pairs):]))
+    for plain, changed, _, family in pairs:
+        assert rewrites[changed] == (plain if family == "prefix" else changed)
+
+
+def test_no_augmentation_leaves_the_training_rows_unchanged() -> None:
+    data = _neutral_set()
+    texts, ngram_texts, y, weight = training_rows([data], ModelConfig())
+    assert texts == ngram_texts == data.texts and list(y) == list(data.labels) and np.all(weight == 1.0)
+
+
+def test_device_features_read_labels_runs_and_tabloid_verbs() -> None:
+    devices = DeviceFeatures(tabloid_verbs=("slams", "lashes out at")).fit(
+        ["the budget is exclusive news", "watch the launch", "NASA and the FBI meet"])
+    assert devices.features_one("EXCLUSIVE: budget vote fails") == [1.0, 0.0, 0.0, 0.0]
+    assert devices.features_one("NASA: rover finds water") == [0.0, 0.0, 0.0, 0.0]  # acronym
+    assert devices.features_one("Exclusive: budget vote fails") == [0.0, 0.0, 0.0, 0.0]
+    assert devices.features_one("Budget 2017: rates rise") == [0.0, 0.0, 0.0, 0.0]
+    assert devices.features_one("Vote fails!!") == [0.0, 1.0, 0.0, 0.0]
+    assert devices.features_one("Vote fails!") == [0.0, 0.0, 0.0, 0.0]
+    assert devices.features_one("Senator Lashes Out At critics, slams aides")[2] == 2.0
+    assert devices.features_one("Slamsung reports profits")[2] == 0.0
+    assert devices.features_one("This Is Why the vote failed, and what comes next")[3] == 3.0
+    assert devices.features_one("this is why the vote failed")[3] == 2.0  # casing is no device
+    matrix = devices.transform(["WATCH - cat", "Vote fails"])
+    assert matrix.shape == (2, 4) and matrix[0, 0] == 1.0
 
 
 def test_run_suite_measures_every_family_and_set() -> None:

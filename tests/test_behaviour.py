@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from headline_scorer.features import DeviceFeatures
+from headline_scorer.features import PHRASING_FEATURES, DeviceFeatures, PhrasingFeatures
+from tests.fixture_headlines import make_headlines
 from training.behaviour import (
     BEHAVIOUR_PATH,
     Bases,
@@ -25,7 +26,7 @@ from training.behaviour import (
 )
 from training.behaviour import main as behaviour_main
 from training.loaders import LabelledSet
-from training.model import ModelConfig, counterfactual_pairs, training_rows
+from training.model import ModelConfig, counterfactual_pairs, fit_pipeline, training_rows
 
 REPORTING = ("criticises|criticised", "rejects|rejected", "responds to|responded to")
 
@@ -114,8 +115,8 @@ def test_counterfactual_pairs_use_neutral_bases_and_train_halves_only() -> None:
     config = replace(ModelConfig(), augment_families=[*behaviour.families, "topic"],
                      augment_bases=100, augment_weight=0.5)
     data = _neutral_set()
-    pairs = counterfactual_pairs(data, config)
-    assert pairs and pairs == counterfactual_pairs(data, config)
+    pairs = counterfactual_pairs(data, config, config.augment_families)
+    assert pairs and pairs == counterfactual_pairs(data, config, config.augment_families)
     neutral = {t for t, y in zip(data.texts, data.labels) if y == 0}
     held_words = {"EXCLUSIVE", "STUNNING", "MUST SEE", "UNBELIEVABLE", "BOMBSHELL", "WATCH",
                   "eviscerat", "obliterat", "shredd", "demolish", "skewer", "mock",
@@ -136,7 +137,7 @@ def test_named_only_rewrites_show_the_ngram_parts_their_plain_base() -> None:
     config = replace(ModelConfig(), augment_families=["prefix", "shouting"], augment_bases=100,
                      augment_weight=0.5, augment_named_only=["prefix"])
     data = _neutral_set()
-    pairs = counterfactual_pairs(data, config)
+    pairs = counterfactual_pairs(data, config, config.augment_families)
     texts, ngram_texts, _, _ = training_rows([data], config)
     rewrites = dict(zip(texts[len(data) + len(pairs):], ngram_texts[len(data) + len(pairs):]))
     for plain, changed, _, family in pairs:
@@ -207,3 +208,44 @@ def test_make_behaviour_writes_the_report(fixture_data: Path, models_root: Path,
     markdown = (out / "behaviour.md").read_text()
     assert "| prefix: a hype label in front" in markdown
     assert "| plain neutral headlines |" in markdown
+
+
+def test_second_stage_teaches_only_the_named_columns(fixture_data: Path) -> None:
+    rows = make_headlines(60, seed=5)
+    labels = np.array([y for _, y in rows])
+    data = LabelledSet("plain", [t for t, _ in rows], labels, labels.astype(float))
+    config = replace(ModelConfig.load(fixture_data / "model_config.toml"),
+                     augment_families=[], augment_bases=60, augment_weight=1.0,
+                     teach_families=["prefix", "exclamation"],
+                     teach_columns=["hype label prefix", "exclamation run"],
+                     dataset_weights={})
+    taught = fit_pipeline([data], config)
+    plain = fit_pipeline([data], replace(config, teach_families=[]))
+    width = {name: part.transform(["x"]).shape[1]
+             for name, part in taught.named_steps["features"].transformer_list}
+    devices_start = sum(width[name] for name in ("word", "char", "style", "phrasing"))
+    before, after = plain.named_steps["clf"].coef_[0], taught.named_steps["clf"].coef_[0]
+    np.testing.assert_array_equal(before[:devices_start], after[:devices_start])
+    np.testing.assert_array_equal(before[devices_start + 2:], after[devices_start + 2:])
+    np.testing.assert_array_equal(plain.named_steps["clf"].intercept_,
+                                  taught.named_steps["clf"].intercept_)
+    label_run = after[devices_start:devices_start + 2] - before[devices_start:devices_start + 2]
+    assert np.all(label_run > 0)  # "hype label prefix" and "exclamation run" now count
+    neutral = "Court delays ruling on rail strike"
+    for rewritten in ("ASTONISHING: Court delays ruling on rail strike",
+                      "Court delays ruling on rail strike!!"):
+        gain = np.diff(taught.decision_function([neutral, rewritten]))[0]
+        assert gain > np.diff(plain.decision_function([neutral, rewritten]))[0]
+
+
+def test_phrasing_without_lengths_keeps_its_shape_and_drops_only_lengths() -> None:
+    with_lengths = PhrasingFeatures().features_one("Why you need this now")
+    without = PhrasingFeatures(lengths=False).features_one("Why you need this now")
+    assert len(without) == len(with_lengths) == len(PHRASING_FEATURES)
+    length_columns = {"headline length (words)", "very short headline",
+                      "headline length (characters)", "1 word", "2 words", "3 words",
+                      "4-5 words", "6-7 words", "8-9 words", "10-12 words", "13-16 words",
+                      "17+ words"}
+    for name, a, b in zip(PHRASING_FEATURES, with_lengths, without):
+        assert b == (0.0 if name in length_columns else a), name
+    assert any(with_lengths[PHRASING_FEATURES.index(n)] for n in length_columns)

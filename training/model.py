@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.optimize import minimize
+from scipy.special import expit
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
@@ -54,12 +56,15 @@ class ModelConfig:
     style_scale: float = 1.0
     use_phrasing: bool = False
     phrasing_scale: float = 1.0
+    phrasing_lengths: bool = True
     use_devices: bool = False
     device_scale: float = 1.0
     augment_families: list[str] = field(default_factory=list)
     augment_bases: int = 0
     augment_weight: float = 0.0
     augment_named_only: list[str] = field(default_factory=list)
+    teach_families: list[str] = field(default_factory=list)
+    teach_columns: list[str] = field(default_factory=list)
     C: float = 4.0
     solver: str = "lbfgs"
     tol: float = 1e-4
@@ -122,7 +127,8 @@ def build_pipeline(config: ModelConfig) -> Pipeline:
     if config.use_style:
         parts.append(("style", StyleFeatures(scale=config.style_scale)))
     if config.use_phrasing:
-        parts.append(("phrasing", PhrasingFeatures(scale=config.phrasing_scale)))
+        parts.append(("phrasing", PhrasingFeatures(scale=config.phrasing_scale,
+                                                     lengths=config.phrasing_lengths)))
     if config.use_devices:
         # Only the training half of the tabloid-verb family: the behavioural suite measures
         # with the other half, which the model must never be given.
@@ -156,19 +162,18 @@ def soft_targets(data: LabelledSet, config: ModelConfig) -> np.ndarray | None:
 TOPIC_FAMILY = "topic"
 
 
-def counterfactual_pairs(data: LabelledSet, config: ModelConfig,
+def counterfactual_pairs(data: LabelledSet, config: ModelConfig, families: list[str],
                          behaviour: Behaviour | None = None
                          ) -> list[tuple[str, str, int, str]]:
     """Counterfactual rewrites of ``data``'s neutral headlines: (plain, rewrite, label,
     family).
 
     Up to ``augment_bases`` neutral rows, chosen by a hash of their text, each get one
-    rewrite from one family of ``augment_families`` in turn, drawn from that family's
+    rewrite from one family of ``families`` in turn, drawn from that family's
     ``train`` half only: a device rewrite is labelled 1 (sensational), a topic swap 0 (the
     same phrasing about something else is still neutral). The bases come from the rows
     given, so in cross-validation each rewrite lands in the fold of its plain base.
     """
-    families = config.augment_families
     if not families or config.augment_bases <= 0:
         return []
     behaviour = behaviour or load_behaviour()
@@ -216,7 +221,8 @@ def training_rows(datasets: list[LabelledSet], config: ModelConfig
             labels.append(data.labels)
             weights.append(np.full(len(data), w))
     ngram_texts = list(texts)
-    pairs = [p for data in datasets for p in counterfactual_pairs(data, config)]
+    pairs = [p for data in datasets
+             for p in counterfactual_pairs(data, config, config.augment_families)]
     if pairs:
         texts += [plain for plain, _, _, _ in pairs] + [changed for _, changed, _, _ in pairs]
         ngram_texts += [plain for plain, _, _, _ in pairs] + [
@@ -256,7 +262,53 @@ def fit_pipeline(datasets: list[LabelledSet], config: ModelConfig) -> Pipeline:
         for _, part in features.transformer_list
     ], format="csr")
     pipeline.named_steps["clf"].fit(rows, y, sample_weight=sample_weight)
+    if config.teach_families:
+        teach_devices(pipeline, [p for d in datasets
+                                 for p in counterfactual_pairs(d, config, config.teach_families)],
+                      config)
     return pipeline
+
+
+def teach_devices(pipeline: Pipeline, pairs: list[tuple[str, str, int, str]],
+                  config: ModelConfig) -> None:
+    """Second stage of counterfactual augmentation: add to the coefficients of the named
+    columns in ``teach_columns`` (feature names such as "hype label prefix") the change that
+    best separates each rewrite from its plain base, every other weight held fixed.
+
+    Fitted by L-BFGS on the logistic loss of the pairs (rows weighted ``augment_weight``)
+    with the fitted model's logit as an offset and the classifier's own L2 penalty (1 / C),
+    so the n-gram weights that rank real headlines are untouched: the pairs can teach only
+    what a device adds. The result is still one linear model.
+    """
+    if not pairs:
+        return
+    features: FeatureUnion = pipeline.named_steps["features"]
+    clf: LogisticRegression = pipeline.named_steps["clf"]
+    texts = [plain for plain, _, _, _ in pairs] + [changed for _, changed, _, _ in pairs]
+    y = np.concatenate([np.zeros(len(pairs)), [label for _, _, label, _ in pairs]])
+    X = sp.csr_matrix(features.transform(texts))
+    offset = X @ clf.coef_[0] + clf.intercept_[0]
+    names = [str(n) for n in features.get_feature_names_out()]
+    wanted = {f"{part}__{column}" for part, _ in features.transformer_list
+              for column in config.teach_columns}
+    columns = [i for i, n in enumerate(names) if n in wanted]
+    if len(columns) != len(config.teach_columns):
+        raise ValueError(f"teach_columns {config.teach_columns}: not every one is a named "
+                         "feature of exactly one part")
+    Z = X[:, columns].toarray()
+    sign = 2.0 * y - 1.0
+    weight = config.augment_weight * config.C
+
+    def loss(delta: np.ndarray) -> tuple[float, np.ndarray]:
+        margin = sign * (offset + Z @ delta)
+        value = weight * np.logaddexp(0.0, -margin).sum() + 0.5 * delta @ delta
+        gradient = -weight * (Z.T @ (sign * expit(-margin))) + delta
+        return float(value), gradient
+
+    result = minimize(loss, np.zeros(len(columns)), jac=True, method="L-BFGS-B")
+    coef = clf.coef_.copy()
+    coef[0, columns] += result.x
+    clf.coef_ = coef
 
 
 def decision_logits(pipeline: Pipeline, texts: list[str]) -> np.ndarray:

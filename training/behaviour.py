@@ -33,7 +33,7 @@ import numpy as np
 from headline_scorer.artifact import ModelError, load_model
 from headline_scorer.paths import REPORTS_DIR, Paths
 from training.datasets import MANIFEST_PATH, RAW_DIR, load_dataset, load_manifest
-from training.loaders import DataError
+from training.loaders import DataError, LabelledSet
 from training.split import split_train_test
 
 BEHAVIOUR_PATH = Path(__file__).with_name("behaviour.toml")
@@ -328,17 +328,23 @@ def write_reports(report: dict, directory: Path = REPORTS_DIR) -> tuple[Path, Pa
     return json_path, md_path
 
 
-def neutral_test_bases(behaviour: Behaviour, manifest: Path = MANIFEST_PATH,
-                    raw_dir: Path = RAW_DIR) -> Bases:
-    """Neutral headlines of the wire and posts datasets' test parts (the training split)."""
-    specs = {s.name: s for s in load_manifest(manifest)}
-    _, wire = split_train_test(load_dataset(specs[str(behaviour.bases["wire"])], raw_dir))
-    _, posts = split_train_test(load_dataset(specs[str(behaviour.bases["posts"])], raw_dir))
+def neutral_bases(behaviour: Behaviour, wire: LabelledSet, posts: LabelledSet) -> Bases:
+    """The suite's plain headlines from the wire and posts datasets' test parts: the neutral
+    rows, and of the posts those with a mean judgment of at most ``posts_max_truth_mean``."""
     cut = float(behaviour.bases["posts_max_truth_mean"])
     return Bases(wire=[t for t, y in zip(wire.texts, wire.labels) if y == 0],
                  posts=[t for t, y, m in zip(posts.texts, posts.labels, posts.targets)
                         if y == 0 and m <= cut],
                  posts_all=[t for t, y in zip(posts.texts, posts.labels) if y == 0])
+
+
+def neutral_test_bases(behaviour: Behaviour, manifest: Path = MANIFEST_PATH,
+                       raw_dir: Path = RAW_DIR) -> Bases:
+    """:func:`neutral_bases` of the datasets in ``manifest``, split as ``make train`` does."""
+    specs = {s.name: s for s in load_manifest(manifest)}
+    _, wire = split_train_test(load_dataset(specs[str(behaviour.bases["wire"])], raw_dir))
+    _, posts = split_train_test(load_dataset(specs[str(behaviour.bases["posts"])], raw_dir))
+    return neutral_bases(behaviour, wire, posts)
 
 
 def main(argv: list[str] | None = None) -> int:

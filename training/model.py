@@ -65,6 +65,7 @@ class ModelConfig:
     augment_named_only: list[str] = field(default_factory=list)
     teach_families: list[str] = field(default_factory=list)
     teach_columns: list[str] = field(default_factory=list)
+    teach_penalty: float = 0.05
     C: float = 4.0
     solver: str = "lbfgs"
     tol: float = 1e-4
@@ -275,10 +276,11 @@ def teach_devices(pipeline: Pipeline, pairs: list[tuple[str, str, int, str]],
     columns in ``teach_columns`` (feature names such as "hype label prefix") the change that
     best separates each rewrite from its plain base, every other weight held fixed.
 
-    Fitted by L-BFGS on the logistic loss of the pairs (rows weighted ``augment_weight``)
-    with the fitted model's logit as an offset and the classifier's own L2 penalty (1 / C),
-    so the n-gram weights that rank real headlines are untouched: the pairs can teach only
-    what a device adds. The result is still one linear model.
+    Fitted by L-BFGS on the mean logistic loss of the pairs with the fitted model's logit as
+    an offset plus ``teach_penalty`` / 2 times the squared change: the pairs are separable,
+    so without the penalty the weights would grow until every "WATCH:" or "!!" of a real
+    neutral post scored 1. The n-gram weights that rank real headlines are untouched: the
+    pairs can teach only what a device adds. The result is still one linear model.
     """
     if not pairs:
         return
@@ -297,12 +299,12 @@ def teach_devices(pipeline: Pipeline, pairs: list[tuple[str, str, int, str]],
                          "feature of exactly one part")
     Z = X[:, columns].toarray()
     sign = 2.0 * y - 1.0
-    weight = config.augment_weight * config.C
+    penalty = config.teach_penalty
 
     def loss(delta: np.ndarray) -> tuple[float, np.ndarray]:
         margin = sign * (offset + Z @ delta)
-        value = weight * np.logaddexp(0.0, -margin).sum() + 0.5 * delta @ delta
-        gradient = -weight * (Z.T @ (sign * expit(-margin))) + delta
+        value = np.logaddexp(0.0, -margin).mean() + 0.5 * penalty * delta @ delta
+        gradient = -(Z.T @ (sign * expit(-margin))) / len(margin) + penalty * delta
         return float(value), gradient
 
     result = minimize(loss, np.zeros(len(columns)), jac=True, method="L-BFGS-B")

@@ -143,20 +143,28 @@ def _behaviour_lines(behaviour: dict | None) -> str:
 
 
 def _augmentation_description(hyper: dict) -> str:
-    families = hyper.get("augment_families") or []
-    if not families or not hyper.get("augment_bases") or not hyper.get("augment_weight"):
+    joint = hyper.get("augment_families") or []
+    taught = hyper.get("teach_families") or []
+    if not hyper.get("augment_bases") or not (joint and hyper.get("augment_weight") or taught):
         return "No counterfactual augmentation."
-    named = hyper.get("augment_named_only") or []
     text = (f"Counterfactual augmentation: up to {hyper['augment_bases']} neutral training "
-            "headlines of each dataset (chosen by a hash of their text) each rewritten with one "
-            f"device of one family in turn ({', '.join(families)}), drawn from the train half of "
-            "that family in training/behaviour.toml only, and paired with their plain version; "
-            f"both rows weigh {hyper['augment_weight']}. A device rewrite is labelled "
-            "sensational, a topic swap neutral. The pairs are made from the rows being fitted, "
+            "headlines of each dataset (chosen by a hash of their text) are each rewritten with "
+            "one device of a family, drawn from the train half of that family in "
+            "training/behaviour.toml only (the behavioural suite measures the other half), and "
+            "paired with their plain version. The pairs are made from the rows being fitted, "
             "so in every cross-validation fold a rewrite sits with its plain base.")
-    if named:
-        text += (" Rewrites of " + ", ".join(named) + " show the n-gram parts their plain "
-                 "base: they teach only the named device and style features.")
+    if joint and hyper.get("augment_weight"):
+        text += (f" Pairs of {', '.join(joint)} join the main fit, both rows weighing "
+                 f"{hyper['augment_weight']} (a device rewrite labelled sensational, a topic "
+                 "swap neutral).")
+        named = hyper.get("augment_named_only") or []
+        if named:
+            text += (" Rewrites of " + ", ".join(named) + " show the n-gram parts their plain "
+                     "base: they teach only the named features.")
+    if taught:
+        text += (f" Pairs of {', '.join(taught)} are fitted after it to the named columns "
+                 f"{', '.join(hyper['teach_columns'])} alone (L2 penalty "
+                 f"{hyper['teach_penalty']}), every other weight held fixed.")
     return text
 
 

@@ -10,7 +10,7 @@ MODEL := models/current/manifest.json
 # make train FEEDBACK=1                   (adds editors' stored feedback)
 TRAIN_ARGS := $(foreach f,$(DATA),--data $(f)) $(if $(ONLY_DATA),--only-data) $(if $(FEEDBACK),--feedback)
 
-.PHONY: help venv data train tune limits serve test test-fast quality-gate screenshot lint bench loadtest clean
+.PHONY: help venv data train tune limits behaviour serve test test-fast quality-gate screenshot lint bench loadtest clean
 
 help:
 	@echo "make serve   bootstrap, get data, train if no model, serve on http://127.0.0.1:8000"
@@ -19,6 +19,7 @@ help:
 	@echo "make train   fit, evaluate and write a new model version under models/"
 	@echo "make tune    search hyperparameters on the training parts (reports/tuning.md)"
 	@echo "make limits  why targets are missed: learning curve, single-set models (reports/limits.md)"
+	@echo "make behaviour  phrasing devices, plain neutral headlines and topic swaps (reports/behaviour.md)"
 	@echo "make bench  benchmarks (scorer, HTTP vs naive app, keep-alive, Dask, hostile traffic) -> benchmarks/*.md"
 	@echo "make loadtest  32 clients for 60 s against gunicorn -> benchmarks/LOADTEST.md"
 	@echo "make screenshot  README's picture of the page (docs/screenshot.png), full model"
@@ -49,6 +50,11 @@ tune: data
 # weight against the other targets.
 limits: data
 	$(PY) -m training.limits
+
+# The behavioural suite of the current model on neutral test-part headlines: device rewrites
+# (held-out lexicon halves), false positives and topic swaps -> reports/behaviour.md and .json
+behaviour: data $(MODEL)
+	$(PY) -m training.behaviour
 
 # Train only when no model exists yet.
 $(MODEL):

@@ -124,6 +124,68 @@ class StyleFeatures(NamedFeatures):
         return [self.scale * shouted, self.scale * exclaim, self.scale * question]
 
 
+DEVICE_FEATURES: tuple[str, ...] = ("hype label prefix", "exclamation run", "tabloid verb",
+                                    "forward reference")
+# Words that point the reader forward to something the headline withholds (demonstratives,
+# interrogatives, "next", "reason"): the grammar of a teaser frame, whatever its wording.
+_FORWARD_WORDS = frozenset({"this", "these", "here", "here's", "heres", "why", "what", "how",
+                            "next", "reason", "reasons"})
+# A label of one to three words ending in ":" or a dash at the start ("MUST SEE: ", "ALERT - ").
+_LABEL = re.compile(r"^\s*([^\W\d_]+(?:['’][^\W\d_]+)?(?: [^\W\d_]+){0,2})\s*(?::|\s[–—-])\s")
+
+
+class DeviceFeatures(StyleFeatures):
+    """Named phrasing devices an editor knows, independent of the words around them.
+
+    - "hype label prefix": the headline opens with a label of one to three words set in ALL
+      CAPS, of five letters or more or shouting by the acronym rule of
+      :class:`StyleFeatures` (learnt in ``fit``), followed by ":" or a dash: "EXCLUSIVE: ...",
+      "WOW: ...", never "NASA: ...";
+    - "exclamation run": two or more "!" (a run, or several);
+    - "tabloid verb": the number of words or phrases of ``tabloid_verbs`` (lower case, whole
+      words) in the headline, at most 2;
+    - "forward reference": the number of words pointing forward ("this", "why", "what",
+      "next", "reason", ...), at most 3.
+
+    Casing of ordinary words never changes them except where capitals are the device itself.
+    Output shape ``(n_samples, 4)`` in :data:`DEVICE_FEATURES` order, each times ``scale``.
+    """
+
+    names = DEVICE_FEATURES
+
+    def __init__(self, scale: float = 1.0, max_shouted: int = 3, min_unknown_length: int = 5,
+                 tabloid_verbs: tuple[str, ...] = ()):
+        super().__init__(scale=scale, max_shouted=max_shouted,
+                         min_unknown_length=min_unknown_length)
+        self.tabloid_verbs = tabloid_verbs
+
+    def fit(self, X: Iterable[str], y: object = None) -> DeviceFeatures:
+        super().fit(X, y)
+        phrases = sorted({p.lower() for p in self.tabloid_verbs}, key=len, reverse=True)
+        self.tabloid_pattern_ = (re.compile(r"(?<![\w'’])(?:" + "|".join(map(re.escape, phrases))
+                                            + r")(?![\w'’])") if phrases else None)
+        return self
+
+    def features_one(self, text: str) -> list[float]:
+        """Device feature values of one normalised headline, scaled, in DEVICE_FEATURES order."""
+        label = _LABEL.match(text)
+        hype_label = 0.0
+        # Corpus-learnt "acronyms" include labels clickbait writes only in capitals ("WATCH",
+        # "BREAKING"), so a label of five letters or more counts whatever the corpus says.
+        if label and label.group(1).isupper() and (
+                sum(ch.isalpha() for ch in label.group(1)) >= 5
+                or self.shouted_words(label.group(1))):
+            hype_label = 1.0
+        run = 1.0 if text.count("!") >= 2 else 0.0
+        verbs = 0.0
+        if self.tabloid_pattern_ is not None:
+            verbs = float(min(len(self.tabloid_pattern_.findall(text.lower())), 2))
+        forward = float(min(sum(w in _FORWARD_WORDS for w in _PHRASE_WORD.findall(text.lower())),
+                            3))
+        return [self.scale * hype_label, self.scale * run, self.scale * verbs,
+                self.scale * forward]
+
+
 # Words of the phrasing features below, looked up lower-cased (so casing never changes them).
 _PHRASE_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 _SECOND_PERSON = frozenset({"you", "your", "you're", "youre", "yours", "yourself", "you'll",
@@ -150,6 +212,7 @@ _QUOTE_MARK = re.compile(r"[\"“”]")
 _LENGTH_BANDS = ((1, 1), (2, 2), (3, 3), (4, 5), (6, 7), (8, 9), (10, 12), (13, 16), (17, 10**9))
 # The one-hot length-band columns of a headline of n words (n above the table: the last row).
 _BAND_ROWS = [[1.0 if low <= n <= high else 0.0 for low, high in _LENGTH_BANDS] for n in range(18)]
+_NO_LENGTH = [0.0] * (len(_LENGTH_BANDS) + 1)
 
 PHRASING_FEATURES: tuple[str, ...] = (
     "headline length (words)", "very short headline", "starts with a number", "has a number",
@@ -165,13 +228,18 @@ class PhrasingFeatures(NamedFeatures):
 
     Every rule reads lower-cased words, digits or punctuation, so a headline scores the same
     in Title Case and in sentence case. Output shape ``(n_samples, 20)`` in
-    :data:`PHRASING_FEATURES` order, each column multiplied by ``scale``.
+    :data:`PHRASING_FEATURES` order, each column multiplied by ``scale``. With ``lengths``
+    False the five length columns and the length bands are always 0 (same shape), so length
+    alone can never make a headline sensational.
     """
 
     names = PHRASING_FEATURES
+    # A class default, so models pickled before the parameter existed read it as True.
+    lengths: bool = True
 
-    def __init__(self, scale: float = 1.0):
+    def __init__(self, scale: float = 1.0, lengths: bool = True):
         self.scale = scale
+        self.lengths = lengths
 
     def features_one(self, text: str) -> list[float]:
         lower = text.lower()
@@ -189,8 +257,12 @@ class PhrasingFeatures(NamedFeatures):
             float(min(sum(w in _HYPE_WORDS for w in words), 2)),
             1.0 if _LABEL_PREFIX.match(text) else 0.0,
         ]
-        values += _BAND_ROWS[min(n, 17)]
-        values.append(min(len(text), 200) / 50.0)
+        if self.lengths:
+            values += _BAND_ROWS[min(n, 17)]
+            values.append(min(len(text), 200) / 50.0)
+        else:
+            values[0] = values[1] = 0.0
+            values += _NO_LENGTH
         scale = self.scale
         return [scale * v for v in values]
 

@@ -42,7 +42,15 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from headline_scorer.artifact import RETRAIN_HINT, ModelArtifact, ModelError
-from headline_scorer.features import HEADLINE_END, HEADLINE_START, NamedFeatures, lower_with_bounds
+from headline_scorer.features import (
+    DEVICE_FEATURES,
+    HEADLINE_END,
+    HEADLINE_START,
+    PHRASING_FEATURES,
+    STYLE_FEATURES,
+    NamedFeatures,
+    lower_with_bounds,
+)
 from headline_scorer.text import EMPTY_HEADLINE_MESSAGE, normalise_text
 
 SENSATIONAL = "sensational"
@@ -124,6 +132,9 @@ _SUPPORTED = ("supported: analyzer 'word' or 'char_wb', lowercase on/off, strip_
 _KNOWN_PREPROCESSORS = {lower_with_bounds: "lower_with_bounds"}
 # How a cue names the headline's start and end markers when no word is left beside them.
 MARKER_CUES = {HEADLINE_START: "start of headline", HEADLINE_END: "end of headline"}
+# Cues that name a feature of the whole headline rather than words in it (pages mark them so).
+NAMED_CUES: tuple[str, ...] = (*STYLE_FEATURES, *PHRASING_FEATURES, *DEVICE_FEATURES,
+                               *MARKER_CUES.values())
 
 
 def _unsupported(name: str, what: str) -> ModelError:

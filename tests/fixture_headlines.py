@@ -125,6 +125,11 @@ def write_fixture_config(path: Path) -> Path:
         "word_ngram_max = 2\nword_min_df = 1\nword_bounds = true\nword_punctuation = true\n"
         "char_ngram_min = 2\nchar_ngram_max = 4\nchar_min_df = 1\n"
         "style_scale = 4.0\nuse_phrasing = true\nphrasing_scale = 2.0\n"
+        "use_devices = true\ndevice_scale = 2.0\n"
+        'augment_families = ["teaser"]\naugment_bases = 40\naugment_weight = 0.15\n'
+        'teach_families = ["prefix", "exclamation", "tabloid_verb"]\n'
+        'teach_columns = ["hype label prefix", "exclamation run", "tabloid verb"]\n'
+        "teach_penalty = 0.1\n"
         'C = 4.0\nsolver = "newton-cg"\ntol = 1e-3\nsoft_targets = true\ncalibrate = true\n'
         'calibrate_on = ["fixture-webis"]\ncalibration_class_share = 0.66\n\n'
         '[dataset_weights]\n"fixture-lines" = 1.0\n"fixture-webis" = 1.0\n"fixture-table" = 2.0\n\n'

@@ -30,10 +30,9 @@ from typing import Any
 import pytest
 from werkzeug.serving import make_server
 
-from headline_scorer.features import PHRASING_FEATURES, STYLE_FEATURES
 from headline_scorer.paths import PROJECT_ROOT
 from headline_scorer.rewrite import suggest_rewrites
-from headline_scorer.scorer import HeadlineScorer
+from headline_scorer.scorer import NAMED_CUES, HeadlineScorer
 from service import create_app
 from tests.test_api import settings_for
 
@@ -162,8 +161,7 @@ def cards(page: Page) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- scoring
 
 # Named features about the whole headline ("!" and "?" are marked where they stand).
-WHOLE_HEADLINE_CUES = (set(STYLE_FEATURES) | set(PHRASING_FEATURES)
-                       | {"start of headline", "end of headline"}) - {"exclamation mark", "question mark"}
+WHOLE_HEADLINE_CUES = set(NAMED_CUES) - {"exclamation mark", "question mark"}
 
 
 def test_the_page_knows_every_named_feature_of_the_model(page: Page) -> None:

@@ -17,17 +17,23 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
+from scipy.optimize import minimize
+from scipy.special import expit
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from headline_scorer.features import (
     WORD_AND_PUNCTUATION_PATTERN,
+    DeviceFeatures,
     PhrasingFeatures,
     StyleFeatures,
     lower_with_bounds,
 )
+from training.behaviour import Behaviour, load_behaviour, rewrite, swap_topic
 from training.loaders import LabelledSet
+from training.split import text_fraction
 
 CONFIG_PATH = Path(__file__).with_name("model_config.toml")
 SEED = 20161
@@ -50,6 +56,16 @@ class ModelConfig:
     style_scale: float = 1.0
     use_phrasing: bool = False
     phrasing_scale: float = 1.0
+    phrasing_lengths: bool = True
+    use_devices: bool = False
+    device_scale: float = 1.0
+    augment_families: list[str] = field(default_factory=list)
+    augment_bases: int = 0
+    augment_weight: float = 0.0
+    augment_named_only: list[str] = field(default_factory=list)
+    teach_families: list[str] = field(default_factory=list)
+    teach_columns: list[str] = field(default_factory=list)
+    teach_penalty: float = 0.05
     C: float = 4.0
     solver: str = "lbfgs"
     tol: float = 1e-4
@@ -112,7 +128,15 @@ def build_pipeline(config: ModelConfig) -> Pipeline:
     if config.use_style:
         parts.append(("style", StyleFeatures(scale=config.style_scale)))
     if config.use_phrasing:
-        parts.append(("phrasing", PhrasingFeatures(scale=config.phrasing_scale)))
+        parts.append(("phrasing", PhrasingFeatures(scale=config.phrasing_scale,
+                                                     lengths=config.phrasing_lengths)))
+    if config.use_devices:
+        # Only the training half of the tabloid-verb family: the behavioural suite measures
+        # with the other half, which the model must never be given.
+        verbs = load_behaviour().half("tabloid_verb", "train")
+        parts.append(("devices", DeviceFeatures(
+            scale=config.device_scale,
+            tabloid_verbs=tuple(form for entry in verbs for form in entry.split("|")))))
     if not parts:
         raise ValueError("the model needs at least one of word, char, style or phrasing features")
     classifier = LogisticRegression(C=config.C, max_iter=3000, solver=config.solver,
@@ -136,13 +160,52 @@ def soft_targets(data: LabelledSet, config: ModelConfig) -> np.ndarray | None:
     return None
 
 
+TOPIC_FAMILY = "topic"
+
+
+def counterfactual_pairs(data: LabelledSet, config: ModelConfig, families: list[str],
+                         behaviour: Behaviour | None = None
+                         ) -> list[tuple[str, str, int, str]]:
+    """Counterfactual rewrites of ``data``'s neutral headlines: (plain, rewrite, label,
+    family).
+
+    Up to ``augment_bases`` neutral rows, chosen by a hash of their text, each get one
+    rewrite from one family of ``families`` in turn, drawn from that family's
+    ``train`` half only: a device rewrite is labelled 1 (sensational), a topic swap 0 (the
+    same phrasing about something else is still neutral). The bases come from the rows
+    given, so in cross-validation each rewrite lands in the fold of its plain base.
+    """
+    if not families or config.augment_bases <= 0:
+        return []
+    behaviour = behaviour or load_behaviour()
+    neutral = sorted((t for t, y in zip(data.texts, data.labels) if y == 0),
+                     key=lambda t: text_fraction(t, "augment"))
+    pairs = []
+    for rank, plain in enumerate(neutral[:config.augment_bases]):
+        family = families[rank % len(families)]
+        seed = int(text_fraction(plain, family) * 2**31)
+        if family == TOPIC_FAMILY:
+            changed = swap_topic(plain, behaviour.topics["train"])
+            label = 0
+        else:
+            changed = rewrite(plain, behaviour.families[family], "train", seed)
+            label = 1
+        if changed is not None and changed != plain:
+            pairs.append((plain, changed, label, family))
+    return pairs
+
+
 def training_rows(datasets: list[LabelledSet], config: ModelConfig
-                  ) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Texts, labels and sample weights for the classifier.
+                  ) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
+    """Texts, the texts the n-gram parts see, labels and sample weights for the classifier.
 
     A row with a soft target t becomes two rows, labelled 1 with weight t and 0 with weight
     1 - t: logistic loss on those equals cross-entropy against t. Each dataset's rows carry
-    its weight from the config; rows of weight 0 are left out.
+    its weight from the config; rows of weight 0 are left out. Counterfactual pairs
+    (:func:`counterfactual_pairs`) add their rewrite with its label and their plain base
+    labelled 0, both at ``augment_weight``, so a pair differs only by its device. A rewrite
+    of a family in ``augment_named_only`` shows the n-gram parts its plain base: the pair then
+    differs only in the named features, which is all that family may teach.
     """
     texts: list[str] = []
     labels: list[np.ndarray] = []
@@ -158,25 +221,96 @@ def training_rows(datasets: list[LabelledSet], config: ModelConfig
             texts += data.texts
             labels.append(data.labels)
             weights.append(np.full(len(data), w))
+    ngram_texts = list(texts)
+    pairs = [p for data in datasets
+             for p in counterfactual_pairs(data, config, config.augment_families)]
+    if pairs:
+        texts += [plain for plain, _, _, _ in pairs] + [changed for _, changed, _, _ in pairs]
+        ngram_texts += [plain for plain, _, _, _ in pairs] + [
+            plain if family in config.augment_named_only else changed
+            for plain, changed, _, family in pairs]
+        labels += [np.zeros(len(pairs), np.int64),
+                   np.array([label for _, _, label, _ in pairs], dtype=np.int64)]
+        weights.append(np.full(2 * len(pairs), config.augment_weight))
     y = np.concatenate(labels)
     sample_weight = np.concatenate(weights)
     keep = sample_weight > 0
-    return [t for t, k in zip(texts, keep) if k], y[keep], sample_weight[keep]
+    return ([t for t, k in zip(texts, keep) if k], [t for t, k in zip(ngram_texts, keep) if k],
+            y[keep], sample_weight[keep])
+
+
+def _rows_of(transformer: object, texts: list[str]) -> sp.csr_matrix:
+    """``transformer``'s rows for ``texts``, each distinct text transformed once."""
+    unique = list(dict.fromkeys(texts))
+    position = {t: i for i, t in enumerate(unique)}
+    matrix = sp.csr_matrix(transformer.transform(unique))
+    return matrix[np.fromiter((position[t] for t in texts), dtype=np.int64, count=len(texts))]
 
 
 def fit_pipeline(datasets: list[LabelledSet], config: ModelConfig) -> Pipeline:
     """Fit a fresh pipeline on ``datasets`` (their training parts) with the config's weights."""
-    texts, y, sample_weight = training_rows(datasets, config)
+    texts, ngram_texts, y, sample_weight = training_rows(datasets, config)
     pipeline = build_pipeline(config)
-    # Vocabulary and idf come from each distinct headline once (not from the soft-target
-    # copies), and each distinct headline is transformed once; the rows index into that.
+    # Vocabulary, idf and the acronym list come from each distinct real headline once (not
+    # from the soft-target copies, nor from the counterfactual rewrites: a rewrite must teach
+    # the weights of features real headlines have, and a shouted rewrite must not make an
+    # ordinary word look like an acronym). Columns are stacked in the union's order, each
+    # part reading its own text of a row (n-gram parts: ngram_texts).
     features: FeatureUnion = pipeline.named_steps["features"]
-    unique_texts = list(dict.fromkeys(t for d in datasets for t in d.texts))
-    position = {t: i for i, t in enumerate(unique_texts)}
-    X = features.fit(unique_texts).transform(unique_texts).tocsr()
-    rows = X[np.fromiter((position[t] for t in texts), dtype=np.int64, count=len(texts))]
+    features.fit(list(dict.fromkeys(t for d in datasets for t in d.texts)))
+    rows = sp.hstack([
+        _rows_of(part, ngram_texts if isinstance(part, TfidfVectorizer) else texts)
+        for _, part in features.transformer_list
+    ], format="csr")
     pipeline.named_steps["clf"].fit(rows, y, sample_weight=sample_weight)
+    if config.teach_families:
+        teach_devices(pipeline, [p for d in datasets
+                                 for p in counterfactual_pairs(d, config, config.teach_families)],
+                      config)
     return pipeline
+
+
+def teach_devices(pipeline: Pipeline, pairs: list[tuple[str, str, int, str]],
+                  config: ModelConfig) -> None:
+    """Second stage of counterfactual augmentation: add to the coefficients of the named
+    columns in ``teach_columns`` (feature names such as "hype label prefix") the change that
+    best separates each rewrite from its plain base, every other weight held fixed.
+
+    Fitted by L-BFGS on the mean logistic loss of the pairs with the fitted model's logit as
+    an offset plus ``teach_penalty`` / 2 times the squared change: the pairs are separable,
+    so without the penalty the weights would grow until every "WATCH:" or "!!" of a real
+    neutral post scored 1. The n-gram weights that rank real headlines are untouched: the
+    pairs can teach only what a device adds. The result is still one linear model.
+    """
+    if not pairs:
+        return
+    features: FeatureUnion = pipeline.named_steps["features"]
+    clf: LogisticRegression = pipeline.named_steps["clf"]
+    texts = [plain for plain, _, _, _ in pairs] + [changed for _, changed, _, _ in pairs]
+    y = np.concatenate([np.zeros(len(pairs)), [label for _, _, label, _ in pairs]])
+    X = sp.csr_matrix(features.transform(texts))
+    offset = X @ clf.coef_[0] + clf.intercept_[0]
+    names = [str(n) for n in features.get_feature_names_out()]
+    wanted = {f"{part}__{column}" for part, _ in features.transformer_list
+              for column in config.teach_columns}
+    columns = [i for i, n in enumerate(names) if n in wanted]
+    if len(columns) != len(config.teach_columns):
+        raise ValueError(f"teach_columns {config.teach_columns}: not every one is a named "
+                         "feature of exactly one part")
+    Z = X[:, columns].toarray()
+    sign = 2.0 * y - 1.0
+    penalty = config.teach_penalty
+
+    def loss(delta: np.ndarray) -> tuple[float, np.ndarray]:
+        margin = sign * (offset + Z @ delta)
+        value = np.logaddexp(0.0, -margin).mean() + 0.5 * penalty * delta @ delta
+        gradient = -(Z.T @ (sign * expit(-margin))) / len(margin) + penalty * delta
+        return float(value), gradient
+
+    result = minimize(loss, np.zeros(len(columns)), jac=True, method="L-BFGS-B")
+    coef = clf.coef_.copy()
+    coef[0, columns] += result.x
+    clf.coef_ = coef
 
 
 def platt_parameters(logits: np.ndarray, targets: np.ndarray) -> tuple[float, float]:

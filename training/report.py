@@ -19,6 +19,7 @@ from sklearn.metrics import roc_curve  # noqa: E402
 from sklearn.pipeline import Pipeline  # noqa: E402
 
 from headline_scorer.artifact import MANIFEST_FILE  # noqa: E402
+from training.behaviour import markdown_tables  # noqa: E402
 from training.loaders import LabelledSet  # noqa: E402
 
 INTENDED_USE = """\
@@ -61,6 +62,24 @@ def _plot_reliability(path: Path, curves: dict[str, tuple[np.ndarray, np.ndarray
         ax.plot(predicted, observed, marker="o", label=name)
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":")
     ax.set(xlabel="mean score in bin", ylabel="share sensational", title="Reliability, test parts")
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _plot_reliability_truth_mean(path: Path, graded: dict[str, tuple[np.ndarray, np.ndarray]]
+                                 ) -> None:
+    """Mean annotator judgment against mean score, in 10 equal-width score bins."""
+    fig, ax = plt.subplots(figsize=(5, 5))
+    for name, (targets, scores) in graded.items():
+        which = np.minimum((scores * 10).astype(int), 9)
+        used = [b for b in range(10) if (which == b).any()]
+        ax.plot([scores[which == b].mean() for b in used],
+                [targets[which == b].mean() for b in used], marker="o", label=name)
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":")
+    ax.set(xlabel="mean score in bin", ylabel="mean annotator judgment (truthMean)",
+           title="Reliability against truthMean, test part")
     ax.legend(loc="upper left")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -110,6 +129,45 @@ def _probe_lines(probes: dict) -> str:
                                 "neutral headlines (small datasets are only cross-validated).")
 
 
+def _behaviour_lines(behaviour: dict | None) -> str:
+    if behaviour is None:
+        return ("Not measured: the behavioural suite needs the wire-style and news-post datasets "
+                "of training/behaviour.toml.")
+    return ("`make behaviour` (training/behaviour.py) rewrites neutral headlines of the test "
+            f"parts ({behaviour['bases']['wire']} wire-style titles of chakraborty2016, "
+            f"{behaviour['bases']['posts']} Webis posts judged no-clickbait with a mean judgment "
+            "of at most 0.2) with each device family's held-out half of training/behaviour.toml, "
+            "which no model sees in training, and measures the share labelled sensational at "
+            "the threshold, the plain headlines' false-positive rates and topic swaps.\n\n"
+            + markdown_tables(behaviour))
+
+
+def _augmentation_description(hyper: dict) -> str:
+    joint = hyper.get("augment_families") or []
+    taught = hyper.get("teach_families") or []
+    if not hyper.get("augment_bases") or not (joint and hyper.get("augment_weight") or taught):
+        return "No counterfactual augmentation."
+    text = (f"Counterfactual augmentation: up to {hyper['augment_bases']} neutral training "
+            "headlines of each dataset (chosen by a hash of their text) are each rewritten with "
+            "one device of a family, drawn from the train half of that family in "
+            "training/behaviour.toml only (the behavioural suite measures the other half), and "
+            "paired with their plain version. The pairs are made from the rows being fitted, "
+            "so in every cross-validation fold a rewrite sits with its plain base.")
+    if joint and hyper.get("augment_weight"):
+        text += (f" Pairs of {', '.join(joint)} join the main fit, both rows weighing "
+                 f"{hyper['augment_weight']} (a device rewrite labelled sensational, a topic "
+                 "swap neutral).")
+        named = hyper.get("augment_named_only") or []
+        if named:
+            text += (" Rewrites of " + ", ".join(named) + " show the n-gram parts their plain "
+                     "base: they teach only the named features.")
+    if taught:
+        text += (f" Pairs of {', '.join(taught)} are fitted after it to the named columns "
+                 f"{', '.join(hyper['teach_columns'])} alone (L2 penalty "
+                 f"{hyper['teach_penalty']}), every other weight held fixed.")
+    return text
+
+
 def _model_description(hyper: dict) -> str:
     """What the pipeline is, read from its hyperparameters."""
     parts = []
@@ -128,6 +186,9 @@ def _model_description(hyper: dict) -> str:
     if hyper.get("use_phrasing"):
         named.append("phrasing features (length, numbers, addressing the reader, teaser "
                      "openings and endings, quote marks, hype words, a 'LABEL:' prefix)")
+    if hyper.get("use_devices"):
+        named.append("device features (a shouted label prefix, an exclamation run, tabloid "
+                     "verbs, forward-reference words)")
     text = ("A scikit-learn Pipeline: " + " and ".join(parts) + ", TF-IDF"
             + (", plus named " + " and ".join(named) if named else "")
             + f", into one logistic regression (C = {hyper['C']}). Dataset weights: "
@@ -145,6 +206,7 @@ def _calibration_description(hyper: dict, calibration: dict | None, metrics: dic
         return "The score is the logistic regression's own probability."
     share = hyper.get("calibration_class_share", 1.0)
     target = ("their classes" if share >= 1 else
+              "their mean annotator judgment (truthMean)" if share <= 0 else
               f"a mix of their class ({share:.0%}) and their mean annotator judgment "
               f"({1 - share:.0%})")
     text = (f"The score is Platt-scaled (logit' = {calibration['a']:.3f} x logit "
@@ -153,7 +215,13 @@ def _calibration_description(hyper: dict, calibration: dict | None, metrics: dic
             "classifier's coefficients.")
     for name in hyper["calibrate_on"]:
         m = metrics["datasets"].get(name)
-        if m:
+        if m and share <= 0 and "mse_truth_mean" in m:
+            text += (f" The score is the expected share of readers who would judge the phrasing "
+                     f"sensational: on {name}'s test part its mean squared error against the "
+                     f"mean judgment is {m['mse_truth_mean']:.4f} (ECE against the mean judgment "
+                     f"{m['ece_truth_mean']:.3f}; against the binary class, reported and not a "
+                     f"target, {m['ece']:.3f}).")
+        elif m:
             text += (f" On {name}'s test part the expected calibration error is {m['ece']:.3f}: "
                      f"there, a score of 0.3 means that about 3 in 10 such headlines were judged "
                      "sensational.")
@@ -180,6 +248,11 @@ def write_report(directory: Path, pipeline: Pipeline, manifest: dict, metrics: d
         _plot_reliability(directory / "reliability.png", curves)
         _plot_histograms(directory / "histograms.png", curves, manifest["threshold"])
         plots = ["roc.png", "reliability.png", "histograms.png"]
+        graded = {name: (data.targets, curves[name][1]) for name, data in test_sets.items()
+                  if data.graded}
+        if graded:
+            _plot_reliability_truth_mean(directory / "reliability_truth_mean.png", graded)
+            plots.append("reliability_truth_mean.png")
 
     data_rows = ["| dataset | rows used | evaluation | licence | citation |", "|---|---|---|---|---|"]
     for d in manifest["datasets"]:
@@ -194,7 +267,7 @@ def write_report(directory: Path, pipeline: Pipeline, manifest: dict, metrics: d
         + ", ".join(f"{k} {v}" for k, v in full["libraries"].items())
         + f". Trained in {manifest['training_seconds']} s by `make train`.",
         "## Intended use", INTENDED_USE,
-        "## Model", _model_description(hyper),
+        "## Model", _model_description(hyper), _augmentation_description(hyper),
         "## Data", "\n".join(data_rows),
         "## Metrics",
         "Each dataset evaluated by `split` keeps a 20% test part chosen by a hash of the "
@@ -206,6 +279,8 @@ def write_report(directory: Path, pipeline: Pipeline, manifest: dict, metrics: d
         "ECE is the expected calibration error over 10 equal-width bins.",
         "### Behaviour on neutral test headlines",
         _probe_lines(probes),
+        "### Behavioural suite: phrasing devices, plain headlines, topic swaps",
+        _behaviour_lines(metrics.get("behaviour")),
         "## Threshold and calibration",
         f"Threshold {manifest['threshold']:.3f}: it {manifest['threshold_rule']}. "
         + _calibration_description(hyper, calibration, metrics),

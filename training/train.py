@@ -23,6 +23,7 @@ from joblib import Parallel, delayed
 
 from headline_scorer.artifact import git_commit, write_model
 from headline_scorer.paths import PROJECT_ROOT, REPORTS_DIR, Paths
+from training.behaviour import load_behaviour, neutral_bases, run_suite
 from training.datasets import (
     MANIFEST_PATH,
     RAW_DIR,
@@ -337,6 +338,14 @@ def train(args: argparse.Namespace) -> Path:
             "casing_invariance": casing_invariance(score, neutral),
             "shouting_sensitivity": shouting_sensitivity(score, neutral),
         }
+        behaviour = load_behaviour()
+        tests = {p.train.name: p.test for p in parts if p.test is not None}
+        wire, posts = (tests.get(str(behaviour.bases[role])) for role in ("wire", "posts"))
+        # The behavioural suite needs the wire-style and news-post sets it names; a model
+        # trained on other data (--only-data, fixtures) is not measured by it.
+        if wire is not None and posts is not None:
+            metrics["behaviour"] = run_suite(behaviour, neutral_bases(behaviour, wire, posts),
+                                             score, threshold)
 
     for target in [p for p in parts if p.test is None]:
         with steps.step(f"Cross-validating {target.train.name} ({CV_FOLDS} folds of the whole "

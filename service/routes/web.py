@@ -12,14 +12,12 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, render_template
 
-from headline_scorer.features import PHRASING_FEATURES, STYLE_FEATURES
-from headline_scorer.scorer import MARKER_CUES
+from headline_scorer.scorer import NAMED_CUES
 from service.config import Settings
 from service.openapi import Reply, operation
 
 # Cues about the whole headline rather than words in it: the model's named features and the
 # start/end markers. The page shows them as chips and never looks for them in the text.
-NAMED_CUES = (*STYLE_FEATURES, *PHRASING_FEATURES, *MARKER_CUES.values())
 
 # Scripts and styles from this origin only, requests to this origin only, no inline code;
 # the data: image is the page's empty favicon (so the browser asks for no /favicon.ico).

@@ -1,0 +1,251 @@
+"""The behavioural suite (training/behaviour.py) on fixture data: the rewrites each device
+family makes, the disjoint halves of its lexicons, the counterfactual pairs training draws
+from the train halves only, the device features, and the report of ``make behaviour``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from headline_scorer.features import PHRASING_FEATURES, DeviceFeatures, PhrasingFeatures
+from tests.fixture_headlines import make_headlines
+from training.behaviour import (
+    BEHAVIOUR_PATH,
+    Bases,
+    apply_template,
+    load_behaviour,
+    rewrite,
+    run_suite,
+    shout_words,
+    swap_topic,
+    swap_verb,
+)
+from training.behaviour import main as behaviour_main
+from training.loaders import LabelledSet
+from training.model import ModelConfig, counterfactual_pairs, fit_pipeline, training_rows
+
+REPORTING = ("criticises|criticised", "rejects|rejected", "responds to|responded to")
+
+
+def test_suite_file_has_disjoint_halves_and_the_issue_targets() -> None:
+    behaviour = load_behaviour()
+    targets = {name: f.target for name, f in behaviour.families.items()}
+    assert targets == {"prefix": 0.90, "teaser": 0.90, "exclamation": 0.80,
+                       "tabloid_verb": 0.70, "shouting": 0.90}
+    for family in behaviour.families.values():
+        assert family.train and family.held_out
+        assert not set(family.train) & set(family.held_out), family.name
+    train_terms = {t for pair in behaviour.topics["train"] for t in pair}
+    held_terms = {t for pair in behaviour.topics["held_out"] for t in pair}
+    assert not train_terms & held_terms
+    assert behaviour.false_positive_max == {"wire": 0.02, "posts": 0.05, "short": 0.03}
+    assert behaviour.topic_limits == {"median_abs_change_max": 0.02, "flip_share_max": 0.01}
+
+
+def test_overlapping_halves_are_refused(tmp_path: Path) -> None:
+    text = BEHAVIOUR_PATH.read_text(encoding="utf-8").replace(
+        'held_out = ["EXCLUSIVE: {h}"', 'held_out = ["SHOCKING: {h}", "EXCLUSIVE: {h}"')
+    path = tmp_path / "behaviour.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ValueError, match="prefix: train and held_out share"):
+        load_behaviour(path)
+
+
+def test_templates_replace_the_final_punctuation() -> None:
+    assert apply_template("SHOCKING: {h}", "Budget vote fails.") == "SHOCKING: Budget vote fails"
+    assert apply_template("{h}!!!", "Budget vote fails?") == "Budget vote fails!!!"
+    assert apply_template("This is why {h}", "Budget vote fails") == "This is why Budget vote fails"
+
+
+def test_tabloid_verb_replaces_the_first_reporting_verb_in_its_tense() -> None:
+    assert swap_verb("Senator criticises budget plan", REPORTING, "slams|slammed") == \
+        "Senator slams budget plan"
+    assert swap_verb("Senator criticised budget plan", REPORTING, "tears into|tore into") == \
+        "Senator tore into budget plan"
+    # The earliest verb in the headline wins, whatever the lexicon's order.
+    assert swap_verb("Union rejects offer and criticises board", REPORTING, "slams|slammed") == \
+        "Union slams offer and criticises board"
+    assert swap_verb("Minister Responds To Critics", REPORTING, "lashes out at|lashed out at") == \
+        "Minister Lashes Out At Critics"
+    assert swap_verb("Council approves budget", REPORTING, "slams|slammed") is None
+    assert swap_verb("Prerejects nothing", REPORTING, "slams|slammed") is None  # whole words only
+
+
+def test_shouting_puts_exactly_the_asked_words_in_capitals() -> None:
+    shouted = shout_words("Council approves budget for the new bridge.", 2, True, seed=3)
+    assert shouted is not None and shouted.lower().endswith("bridge!")
+    capitals = [w for w in shouted.rstrip("!").split() if w.isupper()]
+    assert len(capitals) == 2
+    assert shout_words("Council approves budget", 1, False, seed=0).count("!") == 0
+    assert shout_words("EU and UN met", 1, True, seed=0) is None  # no ordinary word
+
+
+def test_topic_swap_goes_both_ways_and_keeps_capitals() -> None:
+    pairs = (("Obama", "Beyonce"), ("government", "band"))
+    assert swap_topic("Obama signs water bill", pairs) == "Beyonce signs water bill"
+    assert swap_topic("Beyonce signs water bill", pairs) == "Obama signs water bill"
+    assert swap_topic("Government approves plan", pairs) == "Band approves plan"
+    assert swap_topic("Obamacare vote delayed", pairs) is None
+
+
+def test_rewrite_draws_from_the_half_asked_for() -> None:
+    behaviour = load_behaviour()
+    prefix = behaviour.families["prefix"]
+    for seed in range(30):
+        trained = rewrite("Budget vote fails", prefix, "train", seed)
+        held = rewrite("Budget vote fails", prefix, "held_out", seed)
+        assert any(trained == apply_template(t, "Budget vote fails") for t in prefix.train)
+        assert any(held == apply_template(t, "Budget vote fails") for t in prefix.held_out)
+
+
+def _neutral_set() -> LabelledSet:
+    texts = ["Council criticises budget for the new bridge", "Obama signs water supply bill",
+             "Court delays ruling on rail strike", "Minister outlines plans for school funding",
+             "SHOCKING: you will not believe this"]
+    labels = np.array([0, 0, 0, 0, 1])
+    return LabelledSet("plain", texts, labels, labels.astype(float))
+
+
+def test_counterfactual_pairs_use_neutral_bases_and_train_halves_only() -> None:
+    behaviour = load_behaviour()
+    config = replace(ModelConfig(), augment_families=[*behaviour.families, "topic"],
+                     augment_bases=100, augment_weight=0.5)
+    data = _neutral_set()
+    pairs = counterfactual_pairs(data, config, config.augment_families)
+    assert pairs and pairs == counterfactual_pairs(data, config, config.augment_families)
+    neutral = {t for t, y in zip(data.texts, data.labels) if y == 0}
+    held_words = {"EXCLUSIVE", "STUNNING", "MUST SEE", "UNBELIEVABLE", "BOMBSHELL", "WATCH",
+                  "eviscerat", "obliterat", "shredd", "demolish", "skewer", "mock",
+                  "Taylor Swift", "Kardashian", "Kanye"}
+    for plain, changed, label, family in pairs:
+        assert plain in neutral
+        assert changed != plain
+        assert not any(w in changed for w in held_words), changed
+        assert label == (0 if family == "topic" else 1)
+    texts, ngram_texts, y, weight = training_rows([data], config)
+    assert ngram_texts == texts
+    assert len(texts) == len(data) + 2 * len(pairs)
+    assert np.all(weight[len(data):] == 0.5)
+    assert y[len(data):len(data) + len(pairs)].sum() == 0  # the plain bases, labelled neutral
+
+
+def test_named_only_rewrites_show_the_ngram_parts_their_plain_base() -> None:
+    config = replace(ModelConfig(), augment_families=["prefix", "shouting"], augment_bases=100,
+                     augment_weight=0.5, augment_named_only=["prefix"])
+    data = _neutral_set()
+    pairs = counterfactual_pairs(data, config, config.augment_families)
+    texts, ngram_texts, _, _ = training_rows([data], config)
+    rewrites = dict(zip(texts[len(data) + len(pairs):], ngram_texts[len(data) + len(pairs):]))
+    for plain, changed, _, family in pairs:
+        assert rewrites[changed] == (plain if family == "prefix" else changed)
+
+
+def test_no_augmentation_leaves_the_training_rows_unchanged() -> None:
+    data = _neutral_set()
+    texts, ngram_texts, y, weight = training_rows([data], ModelConfig())
+    assert texts == ngram_texts == data.texts and list(y) == list(data.labels) and np.all(weight == 1.0)
+
+
+def test_device_features_read_labels_runs_and_tabloid_verbs() -> None:
+    devices = DeviceFeatures(tabloid_verbs=("slams", "lashes out at")).fit(
+        ["the budget is exclusive news", "watch the launch", "NASA and the FBI meet"])
+    assert devices.features_one("EXCLUSIVE: budget vote fails") == [1.0, 0.0, 0.0, 0.0]
+    assert devices.features_one("NASA: rover finds water") == [0.0, 0.0, 0.0, 0.0]  # acronym
+    assert devices.features_one("Exclusive: budget vote fails") == [0.0, 0.0, 0.0, 0.0]
+    assert devices.features_one("Budget 2017: rates rise") == [0.0, 0.0, 0.0, 0.0]
+    assert devices.features_one("Vote fails!!") == [0.0, 1.0, 0.0, 0.0]
+    assert devices.features_one("Vote fails!") == [0.0, 0.0, 0.0, 0.0]
+    assert devices.features_one("Senator Lashes Out At critics, slams aides")[2] == 2.0
+    assert devices.features_one("Slamsung reports profits")[2] == 0.0
+    assert devices.features_one("This Is Why the vote failed, and what comes next")[3] == 3.0
+    assert devices.features_one("this is why the vote failed")[3] == 2.0  # casing is no device
+    matrix = devices.transform(["WATCH - cat", "Vote fails"])
+    assert matrix.shape == (2, 4) and matrix[0, 0] == 1.0
+
+
+def test_run_suite_measures_every_family_and_set() -> None:
+    behaviour = load_behaviour()
+    bases = Bases(wire=["Council criticises budget for the new bridge",
+                        "Obama signs water supply bill"],
+                  posts=["Court delays ruling on rail strike in Washington"])
+
+    def score(texts: list[str]) -> np.ndarray:  # sensational exactly when it has "!" or caps
+        return np.array([0.9 if "!" in t or any(w.isupper() and len(w) > 3 for w in t.split())
+                         else 0.1 for t in texts])
+
+    report = run_suite(behaviour, bases, score, threshold=0.5)
+    devices = report["devices"]
+    assert set(devices) == set(behaviour.families)
+    assert devices["exclamation"]["share_sensational"] == 1.0
+    assert devices["exclamation"]["median_rise"] == pytest.approx(0.8)
+    assert devices["tabloid_verb"]["n"] == 1  # only one base has a reporting verb
+    assert report["false_positives"]["wire"] == {"n": 2, "rate": 0.0, "max": 0.02, "met": True}
+    assert report["false_positives"]["short"]["n"] == 1
+    assert report["topic"]["n"] == 1 and report["topic"]["median_abs_change"] == 0.0
+
+
+def test_make_behaviour_writes_the_report(fixture_data: Path, models_root: Path,
+                                          tmp_path: Path) -> None:
+    text = BEHAVIOUR_PATH.read_text(encoding="utf-8")
+    text = text.replace('wire = "chakraborty2016"', 'wire = "fixture-lines"')
+    text = text.replace('posts = "webis-clickbait-17"', 'posts = "fixture-webis"')
+    suite = tmp_path / "behaviour.toml"
+    suite.write_text(text, encoding="utf-8")
+    out = tmp_path / "reports"
+    code = behaviour_main(["--model", str(models_root / "current"), "--reports-dir", str(out),
+                           "--behaviour", str(suite), "--raw-dir", str(fixture_data / "raw"),
+                           "--manifest", str(fixture_data / "datasets.json")])
+    assert code == 0
+    report = json.loads((out / "behaviour.json").read_text())
+    assert set(report["devices"]) == {"prefix", "teaser", "exclamation", "tabloid_verb",
+                                      "shouting"}
+    assert report["bases"]["wire"] > 0 and report["bases"]["posts"] > 0
+    assert all(row["n"] > 0 for name, row in report["devices"].items() if name != "tabloid_verb")
+    markdown = (out / "behaviour.md").read_text()
+    assert "| prefix: a hype label in front" in markdown
+    assert "| plain neutral headlines |" in markdown
+
+
+def test_second_stage_teaches_only_the_named_columns(fixture_data: Path) -> None:
+    rows = make_headlines(60, seed=5)
+    labels = np.array([y for _, y in rows])
+    data = LabelledSet("plain", [t for t, _ in rows], labels, labels.astype(float))
+    config = replace(ModelConfig.load(fixture_data / "model_config.toml"),
+                     augment_families=[], augment_bases=60, augment_weight=1.0,
+                     teach_families=["prefix", "exclamation"],
+                     teach_columns=["hype label prefix", "exclamation run"],
+                     dataset_weights={})
+    taught = fit_pipeline([data], config)
+    plain = fit_pipeline([data], replace(config, teach_families=[]))
+    width = {name: part.transform(["x"]).shape[1]
+             for name, part in taught.named_steps["features"].transformer_list}
+    devices_start = sum(width[name] for name in ("word", "char", "style", "phrasing"))
+    before, after = plain.named_steps["clf"].coef_[0], taught.named_steps["clf"].coef_[0]
+    np.testing.assert_array_equal(before[:devices_start], after[:devices_start])
+    np.testing.assert_array_equal(before[devices_start + 2:], after[devices_start + 2:])
+    np.testing.assert_array_equal(plain.named_steps["clf"].intercept_,
+                                  taught.named_steps["clf"].intercept_)
+    label_run = after[devices_start:devices_start + 2] - before[devices_start:devices_start + 2]
+    assert np.all(label_run > 0)  # "hype label prefix" and "exclamation run" now count
+    neutral = "Court delays ruling on rail strike"
+    for rewritten in ("ASTONISHING: Court delays ruling on rail strike",
+                      "Court delays ruling on rail strike!!"):
+        gain = np.diff(taught.decision_function([neutral, rewritten]))[0]
+        assert gain > np.diff(plain.decision_function([neutral, rewritten]))[0]
+
+
+def test_phrasing_without_lengths_keeps_its_shape_and_drops_only_lengths() -> None:
+    with_lengths = PhrasingFeatures().features_one("Why you need this now")
+    without = PhrasingFeatures(lengths=False).features_one("Why you need this now")
+    assert len(without) == len(with_lengths) == len(PHRASING_FEATURES)
+    length_columns = {"headline length (words)", "very short headline",
+                      "headline length (characters)", "1 word", "2 words", "3 words",
+                      "4-5 words", "6-7 words", "8-9 words", "10-12 words", "13-16 words",
+                      "17+ words"}
+    for name, a, b in zip(PHRASING_FEATURES, with_lengths, without):
+        assert b == (0.0 if name in length_columns else a), name
+    assert any(with_lengths[PHRASING_FEATURES.index(n)] for n in length_columns)

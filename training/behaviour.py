@@ -1,0 +1,382 @@
+"""``make behaviour``: a CheckList-style behavioural suite for the phrasing score.
+
+It owns the device lexicons and templates of ``training/behaviour.toml`` and the rewrites
+they make of a headline: a hype label in front, a teaser frame, an exclamation run, a tabloid
+verb for a reporting verb, shouting, and topic swaps. Over real neutral headlines of the test
+parts it measures
+
+- directional tests: per device family, the share of rewrites labelled sensational and the
+  median score rise (held-out half of each family only);
+- minimum functionality: the plain neutral headlines' false-positive rate (wire-style titles,
+  news-outlet posts, headlines of five words or fewer);
+- invariance: topic swaps (politician for celebrity, Parliament for a football club): the
+  median |score change| and the share flipped to sensational.
+
+Counterfactual augmentation (training/model.py) draws its rewrites from the ``train`` half of
+each family through :func:`rewrite`, never from the ``held_out`` half the suite measures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import sys
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from headline_scorer.artifact import ModelError, load_model
+from headline_scorer.paths import REPORTS_DIR, Paths
+from training.datasets import MANIFEST_PATH, RAW_DIR, load_dataset, load_manifest
+from training.loaders import DataError, LabelledSet
+from training.split import split_train_test
+
+BEHAVIOUR_PATH = Path(__file__).with_name("behaviour.toml")
+DEVICE_KINDS = ("template", "verb", "shout")
+HALVES = ("train", "held_out")
+_TRAILING = " .?!;:,"
+_ORDINARY_WORD = re.compile(r"[^\W\d_]+")
+_WORD_COUNT = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+
+
+@dataclass(frozen=True)
+class DeviceFamily:
+    """One device family: how it rewrites (``kind``) and its two disjoint halves."""
+
+    name: str
+    description: str
+    kind: str
+    target: float
+    train: tuple
+    held_out: tuple
+    reporting: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """The whole suite as read from ``behaviour.toml``."""
+
+    families: dict[str, DeviceFamily]
+    topics: dict[str, tuple[tuple[str, str], ...]]
+    bases: dict[str, object]
+    false_positive_max: dict[str, float]
+    topic_limits: dict[str, float]
+
+    def half(self, family: str, half: str) -> tuple:
+        return getattr(self.families[family], half)
+
+
+def load_behaviour(path: Path = BEHAVIOUR_PATH) -> Behaviour:
+    """Read and check the suite file; a family with overlapping halves is an error."""
+    with path.open("rb") as handle:
+        document = tomllib.load(handle)
+    families = {}
+    for name, entry in document["families"].items():
+        if entry["kind"] not in DEVICE_KINDS:
+            raise ValueError(f"{path}: family {name}: unknown kind {entry['kind']!r}")
+        train = tuple(_freeze(x) for x in entry["train"])
+        held_out = tuple(_freeze(x) for x in entry["held_out"])
+        if set(train) & set(held_out):
+            raise ValueError(f"{path}: family {name}: train and held_out share "
+                             f"{sorted(map(str, set(train) & set(held_out)))}")
+        families[name] = DeviceFamily(name, entry["description"], entry["kind"],
+                                      float(entry["target"]), train, held_out,
+                                      tuple(entry.get("reporting", ())))
+    topics = {half: tuple((a, b) for a, b in document["topics"][half]) for half in HALVES}
+    return Behaviour(families, topics, document["bases"], document["false_positive_max"],
+                     document["topic"])
+
+
+def _freeze(item: object) -> object:
+    return tuple(sorted(item.items())) if isinstance(item, dict) else item
+
+
+def bare(headline: str) -> str:
+    """The headline without its final punctuation, as templates insert it."""
+    return headline.rstrip(_TRAILING)
+
+
+def word_count(headline: str) -> int:
+    return len(_WORD_COUNT.findall(headline))
+
+
+def apply_template(template: str, headline: str) -> str:
+    return template.replace("{h}", bare(headline))
+
+
+def swap_verb(headline: str, reporting: tuple[str, ...], tabloid: str) -> str | None:
+    """Replace the first reporting verb of ``headline`` (by position) by ``tabloid``
+    ("slams|slammed") in the same tense, keeping the first letter's case; None when it has no
+    reporting verb."""
+    found = []
+    for entry in reporting:
+        for tense, form in enumerate(entry.split("|")):
+            match = re.search(rf"\b{re.escape(form)}\b", headline, flags=re.IGNORECASE)
+            if match:
+                found.append((match.start(), tense, match))
+    if not found:
+        return None
+    _, tense, match = min(found, key=lambda x: (x[0], x[1]))
+    new = tabloid.split("|")[tense]
+    if match.group(0)[0].isupper():  # a Title Case headline keeps its style
+        new = " ".join(w[0].upper() + w[1:] for w in new.split(" "))
+    return headline[:match.start()] + new + headline[match.end():]
+
+
+def shout_words(headline: str, words: int, bang: bool, seed: int) -> str | None:
+    """``words`` ordinary words of ``headline`` in ALL CAPS (and a final "!" when ``bang``).
+
+    Ordinary words are lower-case, letters-only words of four or more letters: written in
+    lower case in the headline itself, they are neither names nor acronyms. None when the
+    headline has fewer such words than ``words``.
+    """
+    spans = [m.span() for m in _ORDINARY_WORD.finditer(headline)
+             if len(m.group(0)) >= 4 and m.group(0).islower()]
+    if len(spans) < words:
+        return None
+    chars = list(headline)
+    for start, end in random.Random(seed).sample(spans, k=words):
+        chars[start:end] = list(headline[start:end].upper())
+    shouted = "".join(chars)
+    return bare(shouted) + "!" if bang else shouted
+
+
+def swap_topic(headline: str, pairs: tuple[tuple[str, str], ...]) -> str | None:
+    """``headline`` with the first term of ``pairs`` it holds swapped for its partner (both
+    directions; a lower-case term also matches capitalised); None when it holds none."""
+    for a, b in pairs:
+        for old, new in ((a, b), (b, a)):
+            forms = [(old, new)]
+            if old[:1].islower():
+                forms.append((old[:1].upper() + old[1:], new[:1].upper() + new[1:]))
+            for find, put in forms:
+                swapped, n = re.subn(rf"(?<![\w-]){re.escape(find)}(?![\w-])", put, headline,
+                                     count=1)
+                if n:
+                    return swapped
+    return None
+
+
+def rewrite(headline: str, family: DeviceFamily, half: str, seed: int) -> str | None:
+    """``headline`` rewritten with one device of ``family``'s ``half`` chosen by ``seed``;
+    None when the device does not apply (no reporting verb, too few ordinary words)."""
+    rng = random.Random(seed)
+    choice = rng.choice(getattr(family, half))
+    if family.kind == "template":
+        return apply_template(choice, headline)
+    if family.kind == "verb":
+        return swap_verb(headline, family.reporting, choice)
+    settings = dict(choice)
+    return shout_words(headline, int(settings["words"]), bool(settings["bang"]), seed)
+
+
+# ---------------------------------------------------------------------------------- the suite
+
+Score = Callable[[list[str]], np.ndarray]
+
+
+@dataclass
+class Bases:
+    """The plain neutral headlines the suite rewrites, by set (wire, posts, short), and every
+    no-clickbait post (``posts_all``, reported without a bound; empty when not given)."""
+
+    wire: list[str]
+    posts: list[str]
+    posts_all: list[str] = field(default_factory=list)
+
+    def short(self, max_words: int) -> list[str]:
+        return [t for t in self.wire + self.posts if word_count(t) <= max_words]
+
+
+def _share(flags: np.ndarray) -> float | None:
+    return float(np.mean(flags)) if len(flags) else None
+
+
+def device_rows(behaviour: Behaviour, bases: list[str], score: Score, threshold: float,
+                half: str = "held_out") -> dict[str, dict]:
+    """Per device family: n, share of rewrites labelled sensational, share flipped (plain
+    neutral, rewrite sensational), median score rise, the target and whether it is met."""
+    plain = score(bases)
+    rows = {}
+    for f, family in enumerate(behaviour.families.values()):
+        pairs = [(i, r) for i, t in enumerate(bases)
+                 if (r := rewrite(t, family, half, seed=1000 * f + i)) is not None]
+        index = np.array([i for i, _ in pairs], dtype=np.int64)
+        after = score([r for _, r in pairs]) if pairs else np.empty(0)
+        before = plain[index]
+        labelled = after >= threshold
+        share = _share(labelled)
+        rows[family.name] = {
+            "description": family.description, "n": len(pairs),
+            "share_sensational": share,
+            "share_flipped": _share(labelled & (before < threshold)),
+            "median_rise": float(np.median(after - before)) if pairs else None,
+            "target": family.target,
+            "met": share is not None and share >= family.target,
+            "examples": [r for _, r in pairs[:3]],
+        }
+    return rows
+
+
+def topic_row(behaviour: Behaviour, bases: list[str], score: Score, threshold: float,
+              half: str = "held_out") -> dict:
+    """Topic swaps: n, median |score change|, share flipped to sensational, and the limits."""
+    pairs = [(t, s) for t in bases if (s := swap_topic(t, behaviour.topics[half])) is not None]
+    limits = behaviour.topic_limits
+    if not pairs:
+        return {"n": 0, "median_abs_change": None, "flip_share": None, "met": False}
+    before = score([t for t, _ in pairs])
+    after = score([s for _, s in pairs])
+    change = float(np.median(np.abs(after - before)))
+    flips = float(np.mean((before < threshold) & (after >= threshold)))
+    return {"n": len(pairs), "median_abs_change": change, "flip_share": flips,
+            "median_abs_change_max": limits["median_abs_change_max"],
+            "flip_share_max": limits["flip_share_max"],
+            "met": change <= limits["median_abs_change_max"] and flips <= limits["flip_share_max"],
+            "examples": [f"{t} -> {s}" for t, s in pairs[:3]]}
+
+
+def false_positive_rows(behaviour: Behaviour, bases: Bases, score: Score, threshold: float
+                        ) -> dict[str, dict]:
+    """Plain neutral headlines labelled sensational, per set, against the set's bound."""
+    sets = {"wire": bases.wire, "posts": bases.posts,
+            "short": bases.short(int(behaviour.bases["short_max_words"]))}
+    rows = {}
+    for name, texts in sets.items():
+        rate = _share(score(texts) >= threshold) if texts else None
+        bound = behaviour.false_positive_max[name]
+        rows[name] = {"n": len(texts), "rate": rate, "max": bound,
+                      "met": rate is not None and rate <= bound}
+    if bases.posts_all:
+        rows["posts_all"] = {"n": len(bases.posts_all),
+                             "rate": _share(score(bases.posts_all) >= threshold), "max": None,
+                             "met": None}
+    return rows
+
+
+def run_suite(behaviour: Behaviour, bases: Bases, score: Score, threshold: float) -> dict:
+    """The whole suite's figures (see the module docstring) for one scoring function."""
+    everything = bases.wire + bases.posts
+    return {
+        "threshold": threshold,
+        "bases": {"wire": len(bases.wire), "posts": len(bases.posts)},
+        "devices": device_rows(behaviour, everything, score, threshold),
+        "false_positives": false_positive_rows(behaviour, bases, score, threshold),
+        "topic": topic_row(behaviour, everything, score, threshold),
+    }
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def _num(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:+.{digits}f}"
+
+
+def markdown_tables(report: dict) -> str:
+    """The suite's three tables (devices, false positives, topic swaps) as Markdown."""
+    lines = ["| device family (held-out half) | rewrites | median score rise | labelled "
+             "sensational | flipped from neutral | target | met |", "|---|---|---|---|---|---|---|"]
+    for name, row in report["devices"].items():
+        lines.append(f"| {name}: {row['description']} | {row['n']} | {_num(row['median_rise'])} | "
+                     f"{_pct(row['share_sensational'])} | {_pct(row['share_flipped'])} | "
+                     f">= {row['target']:.0%} | {'yes' if row['met'] else 'no'} |")
+    lines += ["", "| plain neutral headlines | n | labelled sensational | bound | met |",
+              "|---|---|---|---|---|"]
+    for name, row in report["false_positives"].items():
+        if row["max"] is None:
+            lines.append(f"| {name} (every no-clickbait post, reported only) | {row['n']} | "
+                         f"{_pct(row['rate'])} | - | - |")
+            continue
+        lines.append(f"| {name} | {row['n']} | {_pct(row['rate'])} | <= {row['max']:.0%} | "
+                     f"{'yes' if row['met'] else 'no'} |")
+    topic = report["topic"]
+    lines += ["", "| topic swaps (held-out pairs) | n | median abs score change | flipped to "
+              "sensational | bounds | met |", "|---|---|---|---|---|---|"]
+    if topic["n"]:
+        lines.append(f"| people, places, subjects | {topic['n']} | "
+                     f"{topic['median_abs_change']:.4f} | {_pct(topic['flip_share'])} | "
+                     f"<= {topic['median_abs_change_max']}, <= {topic['flip_share_max']:.0%} | "
+                     f"{'yes' if topic['met'] else 'no'} |")
+    return "\n".join(lines)
+
+
+def write_reports(report: dict, directory: Path = REPORTS_DIR) -> tuple[Path, Path]:
+    """reports/behaviour.json and reports/behaviour.md for ``report``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    json_path, md_path = directory / "behaviour.json", directory / "behaviour.md"
+    json_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    header = [
+        "# Behavioural suite", "",
+        f"Model `{report.get('model', 'unversioned')}`, threshold {report['threshold']:.3f}; "
+        "written by `make behaviour` (training/behaviour.py, lexicons and templates in "
+        "training/behaviour.toml).", "",
+        "Bases: neutral headlines of the test parts (never fitted, tuned or calibrated on): "
+        f"{report['bases']['wire']} wire-style titles (chakraborty2016's news side) and "
+        f"{report['bases']['posts']} news-outlet posts judged no-clickbait with a mean judgment "
+        "of at most 0.2 (Webis-Clickbait-17). "
+        "Each base gets one rewrite per family, drawn from the family's held-out half, which "
+        "no model sees in training (augmentation uses only the other half).", "", "",
+    ]
+    md_path.write_text("\n".join(header) + markdown_tables(report) + "\n", encoding="utf-8")
+    return json_path, md_path
+
+
+def neutral_bases(behaviour: Behaviour, wire: LabelledSet, posts: LabelledSet) -> Bases:
+    """The suite's plain headlines from the wire and posts datasets' test parts: the neutral
+    rows, and of the posts those with a mean judgment of at most ``posts_max_truth_mean``."""
+    cut = float(behaviour.bases["posts_max_truth_mean"])
+    return Bases(wire=[t for t, y in zip(wire.texts, wire.labels) if y == 0],
+                 posts=[t for t, y, m in zip(posts.texts, posts.labels, posts.targets)
+                        if y == 0 and m <= cut],
+                 posts_all=[t for t, y in zip(posts.texts, posts.labels) if y == 0])
+
+
+def neutral_test_bases(behaviour: Behaviour, manifest: Path = MANIFEST_PATH,
+                       raw_dir: Path = RAW_DIR) -> Bases:
+    """:func:`neutral_bases` of the datasets in ``manifest``, split as ``make train`` does."""
+    specs = {s.name: s for s in load_manifest(manifest)}
+    _, wire = split_train_test(load_dataset(specs[str(behaviour.bases["wire"])], raw_dir))
+    _, posts = split_train_test(load_dataset(specs[str(behaviour.bases["posts"])], raw_dir))
+    return neutral_bases(behaviour, wire, posts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.behaviour",
+                                     description=__doc__.split("\n")[0])
+    parser.add_argument("--model", type=Path, default=Paths.from_env().model_dir,
+                        help="model version directory (default models/current)")
+    parser.add_argument("--reports-dir", type=Path, default=REPORTS_DIR)
+    parser.add_argument("--behaviour", type=Path, default=BEHAVIOUR_PATH,
+                        help="lexicons and templates (default training/behaviour.toml)")
+    parser.add_argument("--raw-dir", type=Path, default=RAW_DIR)
+    parser.add_argument("--manifest", type=Path, default=MANIFEST_PATH,
+                        help="dataset manifest (default data/datasets.json)")
+    args = parser.parse_args(argv)
+    try:
+        artifact = load_model(args.model)
+        behaviour = load_behaviour(args.behaviour)
+        bases = neutral_test_bases(behaviour, args.manifest, args.raw_dir)
+    except (ModelError, DataError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    pipeline = artifact.pipeline
+
+    def score(texts: list[str]) -> np.ndarray:
+        return pipeline.predict_proba(texts)[:, 1]
+
+    report = run_suite(behaviour, bases, score, artifact.threshold)
+    report["model"] = artifact.version
+    _, md_path = write_reports(report, args.reports_dir)
+    print(md_path.read_text(encoding="utf-8"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -3,7 +3,7 @@
 A minimal Flask app that unpickles the same pipeline file (``models/current/model.joblib``, or
 the version directory in ``HEADLINE_MODEL_DIR``) and calls ``pipeline.predict_proba`` on every
 request. It opens the ``.joblib`` file itself, which nothing else in the project may do
-(``service/artifact.py`` owns the format): it is the comparison point, kept deliberately naive,
+(``headline_scorer/artifact.py`` owns the format): it is the comparison point, kept deliberately naive,
 with no checksum, manifest or explanation. Served with the service's gunicorn settings:
 
     gunicorn --config benchmarks/naive_gunicorn_conf.py 'benchmarks.naive_app:app'

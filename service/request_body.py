@@ -75,12 +75,24 @@ def read_json(untyped_is_json: bool = False) -> Any:
         raise ApiError(400, "malformed_json", f"the body's JSON cannot be read: {exc}") from None
 
 
+def _declared(model: type[Contract], part: str) -> None:
+    # The document says what the view's operation declares; a view that reads another model
+    # would make it lie, so that is a bug of the service (a 500), caught by any test of the route.
+    declared = getattr(getattr(current_app.view_functions[request.endpoint], "operation", None), part, None)
+    if declared is not model:
+        raise RuntimeError(f"{request.endpoint} reads its {part} as {model.__name__} but its operation "
+                           f"declares {getattr(declared, '__name__', declared)}")
+
+
 def parse_body(model: type[M], untyped_is_json: bool = False) -> M:
-    """The request's JSON body as ``model``, validated with the app's limits (see
-    :func:`read_json` for ``untyped_is_json``)."""
+    """The request's JSON body as ``model`` (the body its operation declares), validated with
+    the app's limits (see :func:`read_json` for ``untyped_is_json``)."""
+    _declared(model, "body")
     return validate(model, read_json(untyped_is_json), current_app.config["SETTINGS"])
 
 
 def parse_query(model: type[M]) -> M:
-    """The request's query parameters (the first value of each) as ``model``."""
+    """The request's query parameters (the first value of each) as ``model`` (the query its
+    operation declares)."""
+    _declared(model, "query")
     return validate(model, request.args.to_dict(), current_app.config["SETTINGS"], where="query")

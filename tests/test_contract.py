@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from flask import Flask
 
 from service.config import Settings
 from service.contract import (
@@ -22,6 +23,8 @@ from service.contract import (
     validate,
 )
 from service.errors import ValidationError
+from service.openapi import operation
+from service.request_body import parse_body
 
 LIMITS = Settings(max_headline_chars=80, max_batch=5)
 CAT = "You Will Not Believe What This Cat Did"
@@ -111,3 +114,18 @@ def test_valid_bodies_come_back_normalised() -> None:
     note = validate(FeedbackRequest, {"headline": CAT, "label": "neutral", "note": " \t "}, LIMITS)
     assert note.note is None
     assert validate(FeedbackQuery, {"after_id": "3"}, LIMITS, where="query").after_id == 3
+
+
+def test_a_view_reading_another_body_than_it_declares_fails_loudly() -> None:
+    # The document shows each view's declared body; reading another would make it lie.
+    app = Flask("drift")
+    app.config.update(SETTINGS=LIMITS, TESTING=True)  # TESTING: the exception reaches the test
+
+    @app.post("/drift")
+    @operation(operation_id="drift", tag="scoring", summary="drift", body=BatchRequest, replies={})
+    def drift() -> dict[str, str]:
+        return {"headline": parse_body(ScoreRequest).headline}
+
+    with pytest.raises(RuntimeError, match="reads its body as ScoreRequest but its operation declares "
+                                           "BatchRequest"):
+        app.test_client().post("/drift", json={"headline": CAT})

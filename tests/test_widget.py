@@ -141,7 +141,9 @@ def service(server_factory: Callable[..., Server], models_root: Path, allowed_si
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
+def browser(service: str) -> Iterator[Browser]:
+    # Started after the service so that it is closed before it: Chromium's idle connections
+    # to the service would otherwise keep its sync workers busy through their graceful stop.
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
                                              args=CHROMIUM_ARGS)

@@ -1,0 +1,355 @@
+"""Finding the headlines in a document: which kind it is, and what in it reads as a headline.
+
+Three kinds, detected from the content first (an XML feed or an HTML document says so in its
+first bytes, whatever a server labels it), then from the media type or file suffix, else
+plain text:
+
+- ``feed``: RSS or Atom, parsed by feedparser; every item title is a headline, its provenance
+  the item's link.
+- ``html``: parsed by BeautifulSoup (``html.parser``). Navigation, footers, the site's banner,
+  scripts, forms and elements whose class or id names them (menu, breadcrumb, cookie, share,
+  newsletter, ...) are removed first; then ``og:title``, ``h1``-``h3``, headings of articles
+  and teasers (``h4``-``h6`` inside them, ``itemprop=headline``, classes naming a headline or
+  title) and link texts that read as headlines are kept, each with a CSS-like selector.
+- ``text``: a plain-text dump; a line is kept when it reads as a headline (below), with its
+  line number.
+
+What "reads as a headline" means is in :func:`reads_as_headline`: a few words to a couple of
+dozen, no final full stop, and not boilerplate ("Most Popular Articles"), a date line, a
+byline or a menu.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import PurePath
+
+import feedparser
+from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, Tag
+from bs4.exceptions import ParserRejectedMarkup
+
+from batch.audit.sources import Document
+from headline_scorer.text import normalise_text
+
+FORMATS = ("feed", "html", "text")
+MIN_WORDS = 3
+MIN_LINK_WORDS = 4  # link texts are the noisiest candidates: "Terms of use", "Contact us"
+MAX_WORDS = 25
+MAX_CHARS = 200
+_SNIFF_BYTES = 2048
+MAX_DEPTH = 512  # Blink's HTML parser stops nesting elements at this depth
+
+_FEED_TYPES = {"application/rss+xml", "application/atom+xml", "application/rdf+xml",
+               "application/xml", "text/xml"}
+_HTML_TYPES = {"text/html", "application/xhtml+xml"}
+_SUFFIXES = {".xml": "feed", ".rss": "feed", ".atom": "feed", ".html": "html", ".htm": "html",
+             ".xhtml": "html", ".txt": "text"}
+
+# Phrases that label parts of a page rather than report news. A short text (at most
+# _BOILERPLATE_WORDS words) holding one of them is boilerplate; a longer one is a headline that
+# happens to use the words ("Most popular dog breeds ranked in new survey").
+_BOILERPLATE = tuple(re.compile(rf"\b{re.escape(p)}\b") for p in (
+    "most popular", "most read", "most viewed", "most shared", "check out our", "our content",
+    "related articles", "related stories", "related content", "read more", "read next",
+    "more from", "more stories", "more news", "more on this", "you may also like",
+    "recommended for you", "recommended", "trending now", "trending", "top stories",
+    "latest news", "latest stories", "editor's picks", "editors picks", "sign up", "sign in",
+    "log in", "subscribe", "newsletter", "advertisement", "sponsored", "share this",
+    "follow us", "all rights reserved", "privacy policy", "terms of use", "terms of service",
+    "cookie policy", "cookie settings", "contact us", "about us", "skip to", "load more",
+    "see all", "view all", "back to top", "in pictures", "watch live", "listen live",
+))
+_BOILERPLATE_WORDS = 6
+_MONTHS = {"january", "february", "march", "april", "may", "june", "july", "august", "september",
+           "october", "november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug",
+           "sep", "sept", "oct", "nov", "dec"}
+_DAYS = {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+         "mon", "tue", "wed", "thu", "fri", "sat", "sun"}
+_DATE_WORDS = _MONTHS | _DAYS | {"am", "pm", "gmt", "utc", "bst", "est", "edt", "pst", "cet",
+                                 "updated", "published", "posted", "last", "on", "at", "ago",
+                                 "minutes", "minute", "hours", "hour", "days", "day", "today",
+                                 "yesterday", "st", "nd", "rd", "th"}
+_CAPTION_PREFIXES = ("by ", "photo:", "photograph:", "image:", "picture:", "credit:", "source:",
+                     "copyright", "\u00a9", "(c) ", "words by", "reporting by", "video:")
+_MENU_SEPARATORS = re.compile(r"\s[|\u2022\u00b7/>\u203a\u00bb]\s")
+
+# Tags, ARIA roles and class/id words of the parts of a page that hold no headlines of its own.
+_SKIPPED_TAGS = ("nav", "footer", "script", "style", "noscript", "template", "form", "select",
+                 "button", "svg", "iframe", "dialog")
+_SKIPPED_ROLES = {"navigation", "contentinfo", "banner", "search", "menu", "menubar", "dialog"}
+_SKIPPED_WORDS = {"nav", "navbar", "navigation", "menu", "footer", "breadcrumb", "breadcrumbs",
+                  "cookie", "cookies", "consent", "share", "sharing", "social", "newsletter",
+                  "subscribe", "subscription", "advert", "advertisement", "ad", "ads", "sponsor",
+                  "sponsored", "skip", "masthead", "paywall", "comments", "byline", "caption"}
+_TEASER_WORDS = {"article", "teaser", "card", "story", "promo", "item", "post", "entry", "lead",
+                 "hero", "feature"}
+_HEADLINE_WORDS = {"headline", "title"}
+_HEADING_TAGS = ("h1", "h2", "h3")
+_MINOR_HEADING_TAGS = ("h4", "h5", "h6")
+_CLASS_SPLIT = re.compile(r"[^a-z0-9]+")
+
+
+class ExtractionError(ValueError):
+    """A document cannot be read as the kind it is; the message names the source."""
+
+
+@dataclass(frozen=True)
+class Found:
+    """One headline found in a document: its normalised text and where it stood."""
+
+    text: str
+    where: str
+
+
+# ------------------------------------------------------------------------------ detection
+
+def detect_format(document: Document) -> str:
+    """``feed``, ``html`` or ``text``: what the content says, else its media type or suffix."""
+    head = document.data[:_SNIFF_BYTES].decode("latin-1").lstrip("\ufeff\u00ef\u00bb\u00bf \t\r\n").lower()
+    if head.startswith(("<!doctype html", "<html")):
+        return "html"
+    if head.startswith("<?xml"):
+        # XHTML is HTML for our purpose; any other XML is read as a feed (and refused if not).
+        return "html" if "<html" in head else "feed"
+    if head.startswith(("<rss", "<feed", "<rdf:rdf")):
+        return "feed"
+    if document.content_type in _FEED_TYPES:
+        return "feed"
+    if document.content_type in _HTML_TYPES:
+        return "html"
+    if document.content_type == "text/plain":
+        return "text"
+    by_suffix = _SUFFIXES.get(PurePath(document.location.split("?")[0]).suffix.lower())
+    if by_suffix:
+        return by_suffix
+    if any(f"<{tag}" in head for tag in ("head", "body", "div", "article", "h1", "h2", "p>")):
+        return "html"
+    return "text"
+
+
+def extract(document: Document, fmt: str | None = None) -> tuple[str, list[Found]]:
+    """The document's kind (``fmt`` or detected) and the headlines found in it, in order."""
+    kind = fmt or detect_format(document)
+    if kind == "feed":
+        return kind, feed_headlines(document)
+    if kind == "html":
+        return kind, html_headlines(document)
+    if kind == "text":
+        return kind, text_headlines(_decode(document))
+    raise ValueError(f"unknown format {kind!r}; one of {', '.join(FORMATS)}")
+
+
+def _decode(document: Document) -> str:
+    for encoding in (document.charset, "utf-8-sig"):
+        if encoding:
+            try:
+                return document.data.decode(encoding)
+            except (LookupError, UnicodeDecodeError):
+                continue
+    return document.data.decode("cp1252", errors="replace")
+
+
+# ------------------------------------------------------------------------------ the test
+
+def reads_as_headline(text: str, min_words: int = MIN_WORDS) -> bool:
+    """Whether a normalised line or element text reads as a headline.
+
+    A headline has ``min_words`` to MAX_WORDS words and at most MAX_CHARS characters; it does
+    not end as a sentence does (full stop, comma, semicolon, colon; an ellipsis is allowed);
+    and it is not boilerplate, a date line, a byline or caption credit, or a menu.
+    """
+    words = text.split()
+    if not min_words <= len(words) <= MAX_WORDS or len(text) > MAX_CHARS:
+        return False
+    if text.endswith((".", ",", ";", ":")) and not text.endswith(("...", "\u2026")):
+        return False
+    if not (text[0].isupper() or text[0].isdigit() or text[0] in "\"'\u2018\u201c\u00ab(["):
+        return False  # a phrase out of running text ("as we reported last month")
+    if sum(any(ch.isalpha() for ch in w) for w in words) * 2 < len(words):
+        return False  # mostly numbers or symbols: scores, prices, timestamps
+    folded = text.casefold()
+    if folded.startswith(_CAPTION_PREFIXES):
+        return False
+    if len(words) <= _BOILERPLATE_WORDS and any(p.search(folded) for p in _BOILERPLATE):
+        return False
+    return not _is_date_line(folded) and not _is_menu(text)
+
+
+def _is_date_line(folded: str) -> bool:
+    tokens = [t for t in re.split(r"[^\w]+", folded) if t]
+    return bool(tokens) and all(t.isdigit() or t in _DATE_WORDS or t[:-2].isdigit() for t in tokens)
+
+
+def _is_menu(text: str) -> bool:
+    pieces = _MENU_SEPARATORS.split(text)
+    return len(pieces) >= 3 and all(len(p.split()) <= 3 for p in pieces)
+
+
+# ------------------------------------------------------------------------------ feeds
+
+def feed_headlines(document: Document) -> list[Found]:
+    """Every item title of an RSS or Atom feed, with the item's link (or id) as provenance."""
+    parsed = feedparser.parse(document.data, response_headers=_headers(document))
+    if not parsed.get("version") and not parsed.entries:
+        problem = parsed.get("bozo_exception")
+        why = f" ({problem})" if problem and not str(problem).startswith("<unknown>") else ""
+        raise ExtractionError(f"{document.source}: not an RSS or Atom feed{why}; "
+                              "use --format html or text if it is a page")
+    found = []
+    for number, entry in enumerate(parsed.entries, start=1):
+        title = entry.get("title", "")
+        if entry.get("title_detail", {}).get("type") in ("text/html", "application/xhtml+xml"):
+            # Inline markup only ("Why <em>everyone</em> ..."): no separator between its pieces.
+            title = _soup(document.source, title).get_text()
+        text = normalise_text(title)
+        if text:
+            found.append(Found(text, entry.get("link") or entry.get("id") or f"item {number}"))
+    return found
+
+
+def _headers(document: Document) -> dict[str, str]:
+    if document.content_type is None:
+        return {}
+    charset = f"; charset={document.charset}" if document.charset else ""
+    return {"content-type": document.content_type + charset}
+
+
+# ------------------------------------------------------------------------------ HTML
+
+def _soup(source: str, markup: str | bytes, encoding: str | None = None) -> BeautifulSoup:
+    try:
+        with warnings.catch_warnings():
+            # A short text that looks like a file name is still markup to us.
+            warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
+            return BeautifulSoup(markup, "html.parser", from_encoding=encoding)
+    except (ParserRejectedMarkup, RecursionError, AssertionError) as exc:
+        raise ExtractionError(f"{source}: cannot be parsed as HTML ({type(exc).__name__}: "
+                              f"{exc or 'malformed markup'})") from exc
+
+
+def html_headlines(document: Document) -> list[Found]:
+    """The headlines of an HTML page (see the module docstring), in document order; ``og:title``
+    first, unless the page shows the same text in a heading.
+
+    Within one ``<article>`` only the first heading is its headline; later ones are the
+    story's subheadings (links in it, such as related stories, are still read).
+    """
+    soup = _soup(document.source, document.data, document.charset)
+    og_title = _og_title(soup)
+    found: list[Found] = []
+    headed: set[int] = set()  # the articles whose headline is found
+    # Depth-first in document order, by hand: skipped parts and taken headlines are not
+    # entered, and a page nested deeper than a browser builds is refused, not recursed into.
+    stack: list[tuple[Tag, int, bool, int | None]] = [(soup, 0, False, None)]
+    while stack:
+        tag, depth, in_teaser, article = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ExtractionError(f"{document.source}: elements nested more than {MAX_DEPTH} deep "
+                                  "(a browser stops at 512); not read as HTML")
+        if _skipped(tag):
+            continue
+        kind = _candidate(tag, in_teaser)
+        if kind == "heading" and article in headed:
+            continue
+        if kind is not None:
+            text = normalise_text(tag.get_text(" "))
+            if reads_as_headline(text, MIN_LINK_WORDS if kind == "link" else MIN_WORDS):
+                found.append(Found(text, _selector(tag)))
+                if kind == "heading" and article is not None:
+                    headed.add(article)
+                continue
+        if tag.name == "article":
+            article = id(tag)
+        inside = in_teaser or tag.name == "article" or bool(_words_of(tag) & _TEASER_WORDS)
+        stack.extend((child, depth + 1, inside, article) for child in reversed(tag.contents)
+                     if isinstance(child, Tag))
+    if og_title and reads_as_headline(og_title) and og_title not in {f.text for f in found}:
+        found.insert(0, Found(og_title, 'meta[property="og:title"]'))
+    return found
+
+
+def _og_title(soup: BeautifulSoup) -> str:
+    meta = soup.find("meta", attrs={"property": "og:title"})
+    title = normalise_text(str(meta.get("content", ""))) if isinstance(meta, Tag) else ""
+    site = soup.find("meta", attrs={"property": "og:site_name"})
+    site_name = normalise_text(str(site.get("content", ""))) if isinstance(site, Tag) else ""
+    if site_name:
+        if title == site_name:  # a front page's og:title is the site's name
+            return ""
+        # "Storm closes schools | The Daily Planet": the site's name is not the headline.
+        for separator in (" | ", " - ", " \u2013 ", " \u2014 "):
+            if title.endswith(separator + site_name):
+                return title[: -len(separator + site_name)]
+    return title
+
+
+def _words_of(tag: Tag) -> set[str]:
+    names = " ".join([*tag.get("class", []), str(tag.get("id", ""))]).lower()
+    return {w for w in _CLASS_SPLIT.split(names) if w}
+
+
+def _skipped(tag: Tag) -> bool:
+    if tag.name in _SKIPPED_TAGS or tag.has_attr("hidden"):
+        return True
+    if str(tag.get("role", "")).lower() in _SKIPPED_ROLES or tag.get("aria-hidden") == "true":
+        return True
+    # The site's own banner (logo, menu); a header inside an article holds its headline.
+    if tag.name == "header" and tag.find_parent(["article", "main"]) is None:
+        return True
+    return tag.name not in ("html", "body", "main", "article") and bool(_words_of(tag) & _SKIPPED_WORDS)
+
+
+def _names_headline(tag: Tag) -> bool:
+    return tag.get("itemprop") == "headline" or bool(_words_of(tag) & _HEADLINE_WORDS)
+
+
+def _candidate(tag: Tag, in_teaser: bool) -> str | None:
+    """What kind of headline candidate ``tag`` is ("heading", "link"), or None; ``in_teaser``
+    when an ancestor is an article or a teaser."""
+    if tag.name in _HEADING_TAGS:
+        return "heading"
+    if tag.name in ("title", "meta", "head", "html", "body", "[document]"):
+        return None
+    if (tag.name in _MINOR_HEADING_TAGS or _names_headline(tag)) and (
+            tag.get("itemprop") == "headline" or in_teaser):
+        return "heading"
+    if tag.name == "a" and tag.has_attr("href"):
+        # A link around a heading: the heading inside is the candidate.
+        if tag.find([*_HEADING_TAGS, *_MINOR_HEADING_TAGS]) or tag.find(_names_headline):
+            return None
+        return "link"
+    return None
+
+
+def _selector(tag: Tag) -> str:
+    """A short CSS selector for ``tag``: up to three ancestors, stopping at one with an id."""
+    parts: list[str] = []
+    node: Tag | None = tag
+    while node is not None and node.name not in ("body", "html", "[document]") and len(parts) < 4:
+        part = node.name
+        if node.get("id"):
+            parts.append(f"{part}#{node['id']}")
+            break
+        classes = node.get("class") or []
+        if classes:
+            part += "." + classes[0]
+        parts.append(part)
+        node = node.parent
+    return " > ".join(reversed(parts))
+
+
+# ------------------------------------------------------------------------------ text
+
+def text_headlines(text: str) -> list[Found]:
+    """The lines of a plain-text dump that read as headlines, with their line numbers."""
+    return list(_text_lines(text))
+
+
+def _text_lines(text: str) -> Iterator[Found]:
+    for number, line in enumerate(text.splitlines(), start=1):
+        clean = normalise_text(line)
+        if clean and reads_as_headline(clean):
+            yield Found(clean, f"line {number}")

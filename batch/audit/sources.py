@@ -83,7 +83,9 @@ def _capped(source: str, data: bytes, max_bytes: int) -> bytes:
 
 
 def _size(n: int) -> str:
-    return f"{n / (1024 * 1024):g} MiB" if n >= 1024 * 1024 else f"{n:,} bytes"
+    if n >= 1024 * 1024:
+        return f"{n / (1024 * 1024):.3g} MiB"
+    return f"{n / 1024:.3g} KiB" if n >= 1024 else f"{n} bytes"
 
 
 def _read_file(source: str, max_bytes: int) -> Document:

@@ -23,10 +23,10 @@ import pytest
 from bs4 import BeautifulSoup
 
 from batch.audit import command
-from batch.audit.extract import ExtractionError, detect_format, extract, reads_as_headline
 from batch.audit.report import html_report, place_cues, write_table
-from batch.audit.scoring import Bands, audit_documents
-from batch.audit.sources import USER_AGENT, Document, FetchLimits, SourceError, load_source
+from batch.audit.sources import USER_AGENT, FetchLimits, SourceError, load_source
+from headline_scorer.audit import Bands, audit_documents
+from headline_scorer.extract import Document, ExtractionError, detect_format, extract, reads_as_headline
 from headline_scorer.scorer import Cue, HeadlineScorer
 
 FIXTURES = Path(__file__).parent / "fixtures" / "audit"
@@ -210,8 +210,8 @@ def test_a_source_without_headlines_is_named() -> None:
 
     audit = audit_documents([empty], NoScorer())  # type: ignore[arg-type]
     assert not audit.audited
-    assert audit.sources[0].error == "empty.html: no headlines found in this HTML page (use --format " \
-                                     "to read it as another kind)"
+    assert audit.sources[0].error == "empty.html: no headlines found in this HTML page (it can be " \
+                                     "read as another format: feed, html or text)"
 
 
 def test_bands_match_the_editors_page() -> None:

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import requests
 
-from batch.audit.extract import FORMATS
 from batch.audit.report import html_report, write_csv, write_jsonl, write_table
-from batch.audit.scoring import Audit, SourceOutcome, audit_documents
 from batch.audit.sources import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, FetchLimits, SourceError, load_source
 from headline_scorer.artifact import ModelError, load_model
+from headline_scorer.audit import Audit, SourceOutcome, audit_documents
+from headline_scorer.extract import FORMATS
 from headline_scorer.paths import Paths
 from headline_scorer.scorer import HeadlineScorer
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import IO
 
-from batch.audit.scoring import BANDS, Audit, AuditedHeadline
+from headline_scorer.audit import BANDS, Audit, AuditedHeadline
 from headline_scorer.features import PHRASING_FEATURES, STYLE_FEATURES
 from headline_scorer.scorer import MARKER_CUES, Cue
 

@@ -17,6 +17,8 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
+from headline_scorer.extract import Document
+
 USER_AGENT = "headline-scorer-audit/0.1 (+https://pypi.org/project/headline-scorer/)"
 DEFAULT_TIMEOUT = 10.0  # seconds to connect, and between two reads of the body
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024  # a front page is well under 1 MB; a feed too
@@ -27,22 +29,6 @@ _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 class SourceError(ValueError):
     """A source cannot be read; the message names it and says why."""
-
-
-@dataclass(frozen=True)
-class Document:
-    """The bytes of one source and what is known about their kind.
-
-    ``source`` is the name the user gave; ``location`` the final URL after redirects (or the
-    path); ``content_type`` the media type the server sent, lower-cased, without parameters
-    (``None`` for files); ``charset`` the declared one, if any.
-    """
-
-    source: str
-    data: bytes
-    location: str
-    content_type: str | None = None
-    charset: str | None = None
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,8 @@
 """Finding the headlines in a document: which kind it is, and what in it reads as a headline.
 
+Every road that audits a page uses this: ``headline-score audit`` (which fetches the document)
+and ``POST /v1/audit`` (which is sent it), so both find the same headlines.
+
 Three kinds, detected from the content first (an XML feed or an HTML document says so in its
 first bytes, whatever a server labels it), then from the media type or file suffix, else
 plain text:
@@ -31,7 +34,6 @@ import feedparser
 from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, Tag
 from bs4.exceptions import ParserRejectedMarkup
 
-from batch.audit.sources import Document
 from headline_scorer.text import normalise_text
 
 FORMATS = ("feed", "html", "text")
@@ -90,6 +92,22 @@ _HEADLINE_WORDS = {"headline", "title"}
 _HEADING_TAGS = ("h1", "h2", "h3")
 _MINOR_HEADING_TAGS = ("h4", "h5", "h6")
 _CLASS_SPLIT = re.compile(r"[^a-z0-9]+")
+
+
+@dataclass(frozen=True)
+class Document:
+    """The bytes of one source and what is known about their kind.
+
+    ``source`` is the name the user gave; ``location`` the final URL after redirects (or the
+    path); ``content_type`` the media type the server sent, lower-cased, without parameters
+    (``None`` for files); ``charset`` the declared one, if any.
+    """
+
+    source: str
+    data: bytes
+    location: str
+    content_type: str | None = None
+    charset: str | None = None
 
 
 class ExtractionError(ValueError):
@@ -197,7 +215,7 @@ def feed_headlines(document: Document) -> list[Found]:
         problem = parsed.get("bozo_exception")
         why = f" ({problem})" if problem and not str(problem).startswith("<unknown>") else ""
         raise ExtractionError(f"{document.source}: not an RSS or Atom feed{why}; "
-                              "use --format html or text if it is a page")
+                              "read it as html or text if it is a page")
     found = []
     for number, entry in enumerate(parsed.entries, start=1):
         title = entry.get("title", "")

@@ -12,8 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from batch.audit.extract import ExtractionError, extract
-from batch.audit.sources import Document
+from headline_scorer.extract import Document, ExtractionError, extract
 from headline_scorer.scorer import EmptyHeadline, HeadlineScorer, ScoredHeadline
 
 BANDS = ("neutral", "borderline", "sensational")
@@ -111,7 +110,7 @@ def find_headlines(documents: list[Document], fmt: str | None = None
         if not found:
             outcomes.append(SourceOutcome(document.source, kind, error=(
                 f"{document.source}: no headlines found in this {_KIND_NAMES[kind]}"
-                + ("" if fmt else " (use --format to read it as another kind)"))))
+                + ("" if fmt else " (it can be read as another format: feed, html or text)"))))
             continue
         for item in found:
             places.setdefault(item.text, []).append(Occurrence(document.source, item.where))

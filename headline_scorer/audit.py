@@ -126,6 +126,12 @@ def audit_documents(documents: list[Document], scorer: HeadlineScorer, fmt: str 
     """Find, merge and score the headlines of ``documents``; ``failed`` are sources that could
     not even be read, reported alongside."""
     places, outcomes = find_headlines(documents, fmt)
+    return score_headlines(places, [*(failed or []), *outcomes], scorer)
+
+
+def score_headlines(places: dict[str, list[Occurrence]], outcomes: list[SourceOutcome],
+                    scorer: HeadlineScorer) -> Audit:
+    """Score each distinct headline of :func:`find_headlines` once, and rank them."""
     bands = Bands.around(scorer.threshold)
     texts = list(places)
     headlines = []
@@ -134,4 +140,4 @@ def audit_documents(documents: list[Document], scorer: HeadlineScorer, fmt: str 
             continue
         headlines.append(AuditedHeadline(scored, bands.of(scored.score), places[text]))
     headlines.sort(key=lambda h: (-h.scored.score, h.headline))
-    return Audit(headlines, [*(failed or []), *outcomes], scorer.version, scorer.threshold, bands)
+    return Audit(headlines, outcomes, scorer.version, scorer.threshold, bands)

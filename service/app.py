@@ -41,6 +41,7 @@ ROUTE_MODULES: tuple[str, ...] = (
     "service.web",
     "service.kserve",
     "service.ops",
+    "service.routes.audit",
     "service.admin",
     "service.openapi",
 )

@@ -9,9 +9,10 @@ plain text:
 
 - ``feed``: RSS or Atom, parsed by feedparser; every item title is a headline, its provenance
   the item's link.
-- ``html``: parsed by BeautifulSoup (``html.parser``). Navigation, footers, the site's banner,
+- ``html``: parsed by lxml (libxml2's HTML parser: it recovers from broken markup and builds
+  a 1 MB page's tree in C in a fraction of a second). Navigation, footers, the site's banner,
   scripts, forms and elements whose class or id names them (menu, breadcrumb, cookie, share,
-  newsletter, ...) are removed first; then ``og:title``, ``h1``-``h3``, headings of articles
+  newsletter, ...) are skipped; then ``og:title``, ``h1``-``h3``, headings of articles
   and teasers (``h4``-``h6`` inside them, ``itemprop=headline``, classes naming a headline or
   title) and link texts that read as headlines are kept, each with a CSS-like selector.
 - ``text``: a plain-text dump; a line is kept when it reads as a headline (below), with its
@@ -25,14 +26,14 @@ byline or a menu.
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import PurePath
 
 import feedparser
-from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, Tag
-from bs4.exceptions import ParserRejectedMarkup
+import lxml.html
+from lxml import etree
+from lxml.html import HtmlElement
 
 from headline_scorer.text import normalise_text
 
@@ -91,6 +92,7 @@ _TEASER_WORDS = {"article", "teaser", "card", "story", "promo", "item", "post", 
 _HEADLINE_WORDS = {"headline", "title"}
 _HEADING_TAGS = ("h1", "h2", "h3")
 _MINOR_HEADING_TAGS = ("h4", "h5", "h6")
+_ALL_HEADINGS = frozenset((*_HEADING_TAGS, *_MINOR_HEADING_TAGS))
 _CLASS_SPLIT = re.compile(r"[^a-z0-9]+")
 
 
@@ -221,7 +223,7 @@ def feed_headlines(document: Document) -> list[Found]:
         title = entry.get("title", "")
         if entry.get("title_detail", {}).get("type") in ("text/html", "application/xhtml+xml"):
             # Inline markup only ("Why <em>everyone</em> ..."): no separator between its pieces.
-            title = _soup(document.source, title).get_text()
+            title = _fragment_text(title)
         text = normalise_text(title)
         if text:
             found.append(Found(text, entry.get("link") or entry.get("id") or f"item {number}"))
@@ -237,15 +239,35 @@ def _headers(document: Document) -> dict[str, str]:
 
 # ------------------------------------------------------------------------------ HTML
 
-def _soup(source: str, markup: str | bytes, encoding: str | None = None) -> BeautifulSoup:
+def _parse_html(source: str, data: bytes, charset: str | None) -> HtmlElement | None:
+    """The page's root element (None for an empty page), parsed by libxml2 through lxml."""
+    if charset is None:
+        # Without a declared charset libxml2 assumes Latin-1; most pages today are UTF-8.
+        try:
+            data.decode("utf-8")
+            charset = "utf-8"
+        except UnicodeDecodeError:
+            pass
+    # huge_tree: libxml2 would silently drop what lies deeper than 256 elements; the walk
+    # below refuses such a page by name instead.
+    parser = lxml.html.HTMLParser(encoding=charset, huge_tree=True, remove_comments=True,
+                                  remove_pis=True)
     try:
-        with warnings.catch_warnings():
-            # A short text that looks like a file name is still markup to us.
-            warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
-            return BeautifulSoup(markup, "html.parser", from_encoding=encoding)
-    except (ParserRejectedMarkup, RecursionError, AssertionError) as exc:
-        raise ExtractionError(f"{source}: cannot be parsed as HTML ({type(exc).__name__}: "
-                              f"{exc or 'malformed markup'})") from exc
+        return lxml.html.document_fromstring(data, parser=parser)
+    except etree.ParserError:
+        return None  # nothing but whitespace: a page without headlines
+    except (etree.LxmlError, LookupError, ValueError) as exc:
+        raise ExtractionError(f"{source}: cannot be parsed as HTML ({exc})") from exc
+
+
+def _fragment_text(markup: str) -> str:
+    """The text of an HTML fragment (a feed title with inline markup)."""
+    if not markup.strip():
+        return ""
+    try:
+        return lxml.html.fragment_fromstring(markup, create_parent="div").text_content()
+    except (etree.LxmlError, ValueError):
+        return markup
 
 
 def html_headlines(document: Document) -> list[Found]:
@@ -255,45 +277,49 @@ def html_headlines(document: Document) -> list[Found]:
     Within one ``<article>`` only the first heading is its headline; later ones are the
     story's subheadings (links in it, such as related stories, are still read).
     """
-    soup = _soup(document.source, document.data, document.charset)
-    og_title = _og_title(soup)
+    root = _parse_html(document.source, document.data, document.charset)
+    if root is None:
+        return []
+    og_title = _og_title(root)
     found: list[Found] = []
-    headed: set[int] = set()  # the articles whose headline is found
+    headed: set[HtmlElement] = set()  # the articles whose headline is found
     # Depth-first in document order, by hand: skipped parts and taken headlines are not
     # entered, and a page nested deeper than a browser builds is refused, not recursed into.
-    stack: list[tuple[Tag, int, bool, int | None]] = [(soup, 0, False, None)]
+    stack: list[tuple[HtmlElement, int, bool, HtmlElement | None]] = [(root, 0, False, None)]
     while stack:
-        tag, depth, in_teaser, article = stack.pop()
+        element, depth, in_teaser, article = stack.pop()
         if depth > MAX_DEPTH:
             raise ExtractionError(f"{document.source}: elements nested more than {MAX_DEPTH} deep "
                                   "(a browser stops at 512); not read as HTML")
-        if _skipped(tag):
+        if _skipped(element):
             continue
-        kind = _candidate(tag, in_teaser)
+        kind = _candidate(element, in_teaser)
         if kind == "heading" and article in headed:
             continue
         if kind is not None:
-            text = normalise_text(tag.get_text(" "))
+            text = normalise_text(" ".join(element.itertext()))
             if reads_as_headline(text, MIN_LINK_WORDS if kind == "link" else MIN_WORDS):
-                found.append(Found(text, _selector(tag)))
+                found.append(Found(text, _selector(element)))
                 if kind == "heading" and article is not None:
                     headed.add(article)
                 continue
-        if tag.name == "article":
-            article = id(tag)
-        inside = in_teaser or tag.name == "article" or bool(_words_of(tag) & _TEASER_WORDS)
-        stack.extend((child, depth + 1, inside, article) for child in reversed(tag.contents)
-                     if isinstance(child, Tag))
+        if element.tag == "article":
+            article = element
+        inside = in_teaser or element.tag == "article" or bool(_words_of(element) & _TEASER_WORDS)
+        stack.extend((child, depth + 1, inside, article) for child in reversed(element)
+                     if isinstance(child.tag, str))
     if og_title and reads_as_headline(og_title) and og_title not in {f.text for f in found}:
         found.insert(0, Found(og_title, 'meta[property="og:title"]'))
     return found
 
 
-def _og_title(soup: BeautifulSoup) -> str:
-    meta = soup.find("meta", attrs={"property": "og:title"})
-    title = normalise_text(str(meta.get("content", ""))) if isinstance(meta, Tag) else ""
-    site = soup.find("meta", attrs={"property": "og:site_name"})
-    site_name = normalise_text(str(site.get("content", ""))) if isinstance(site, Tag) else ""
+def _meta(root: HtmlElement, prop: str) -> str:
+    values = root.xpath("//meta[@property=$p]/@content", p=prop)
+    return normalise_text(str(values[0])) if values else ""
+
+
+def _og_title(root: HtmlElement) -> str:
+    title, site_name = _meta(root, "og:title"), _meta(root, "og:site_name")
     if site_name:
         if title == site_name:  # a front page's og:title is the site's name
             return ""
@@ -304,58 +330,60 @@ def _og_title(soup: BeautifulSoup) -> str:
     return title
 
 
-def _words_of(tag: Tag) -> set[str]:
-    names = " ".join([*tag.get("class", []), str(tag.get("id", ""))]).lower()
+def _words_of(element: HtmlElement) -> set[str]:
+    names = f"{element.get('class', '')} {element.get('id', '')}".lower()
     return {w for w in _CLASS_SPLIT.split(names) if w}
 
 
-def _skipped(tag: Tag) -> bool:
-    if tag.name in _SKIPPED_TAGS or tag.has_attr("hidden"):
+def _skipped(element: HtmlElement) -> bool:
+    if element.tag in _SKIPPED_TAGS or element.get("hidden") is not None:
         return True
-    if str(tag.get("role", "")).lower() in _SKIPPED_ROLES or tag.get("aria-hidden") == "true":
+    if (element.get("role") or "").lower() in _SKIPPED_ROLES or element.get("aria-hidden") == "true":
         return True
     # The site's own banner (logo, menu); a header inside an article holds its headline.
-    if tag.name == "header" and tag.find_parent(["article", "main"]) is None:
+    if element.tag == "header" and next(element.iterancestors("article", "main"), None) is None:
         return True
-    return tag.name not in ("html", "body", "main", "article") and bool(_words_of(tag) & _SKIPPED_WORDS)
+    return (element.tag not in ("html", "body", "main", "article")
+            and bool(_words_of(element) & _SKIPPED_WORDS))
 
 
-def _names_headline(tag: Tag) -> bool:
-    return tag.get("itemprop") == "headline" or bool(_words_of(tag) & _HEADLINE_WORDS)
+def _names_headline(element: HtmlElement) -> bool:
+    return element.get("itemprop") == "headline" or bool(_words_of(element) & _HEADLINE_WORDS)
 
 
-def _candidate(tag: Tag, in_teaser: bool) -> str | None:
-    """What kind of headline candidate ``tag`` is ("heading", "link"), or None; ``in_teaser``
-    when an ancestor is an article or a teaser."""
-    if tag.name in _HEADING_TAGS:
+def _candidate(element: HtmlElement, in_teaser: bool) -> str | None:
+    """What kind of headline candidate ``element`` is ("heading", "link"), or None;
+    ``in_teaser`` when an ancestor is an article or a teaser."""
+    if element.tag in _HEADING_TAGS:
         return "heading"
-    if tag.name in ("title", "meta", "head", "html", "body", "[document]"):
+    if element.tag in ("title", "meta", "head", "html", "body"):
         return None
-    if (tag.name in _MINOR_HEADING_TAGS or _names_headline(tag)) and (
-            tag.get("itemprop") == "headline" or in_teaser):
+    if (element.tag in _MINOR_HEADING_TAGS or _names_headline(element)) and (
+            element.get("itemprop") == "headline" or in_teaser):
         return "heading"
-    if tag.name == "a" and tag.has_attr("href"):
+    if element.tag == "a" and element.get("href") is not None:
         # A link around a heading: the heading inside is the candidate.
-        if tag.find([*_HEADING_TAGS, *_MINOR_HEADING_TAGS]) or tag.find(_names_headline):
+        if any(d.tag in _ALL_HEADINGS or _names_headline(d) for d in element.iterdescendants()
+               if isinstance(d.tag, str)):
             return None
         return "link"
     return None
 
 
-def _selector(tag: Tag) -> str:
-    """A short CSS selector for ``tag``: up to three ancestors, stopping at one with an id."""
+def _selector(element: HtmlElement) -> str:
+    """A short CSS selector for ``element``: up to three ancestors, stopping at one with an id."""
     parts: list[str] = []
-    node: Tag | None = tag
-    while node is not None and node.name not in ("body", "html", "[document]") and len(parts) < 4:
-        part = node.name
+    node: HtmlElement | None = element
+    while node is not None and node.tag not in ("body", "html") and len(parts) < 4:
+        part = str(node.tag)
         if node.get("id"):
-            parts.append(f"{part}#{node['id']}")
+            parts.append(f"{part}#{node.get('id')}")
             break
-        classes = node.get("class") or []
+        classes = (node.get("class") or "").split()
         if classes:
             part += "." + classes[0]
         parts.append(part)
-        node = node.parent
+        node = node.getparent()
     return " > ".join(reversed(parts))
 
 

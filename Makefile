@@ -10,7 +10,7 @@ MODEL := models/current/manifest.json
 # make train FEEDBACK=1                   (adds editors' stored feedback)
 TRAIN_ARGS := $(foreach f,$(DATA),--data $(f)) $(if $(ONLY_DATA),--only-data) $(if $(FEEDBACK),--feedback)
 
-.PHONY: help venv data train tune limits serve test test-fast quality-gate lint bench loadtest clean
+.PHONY: help venv data train tune limits serve test test-fast quality-gate screenshot lint bench loadtest clean
 
 help:
 	@echo "make serve   bootstrap, get data, train if no model, serve on http://127.0.0.1:8000"
@@ -21,6 +21,7 @@ help:
 	@echo "make limits  why targets are missed: learning curve, single-set models (reports/limits.md)"
 	@echo "make bench  benchmarks (scorer, HTTP vs naive app, Dask) -> benchmarks/RESULTS.md"
 	@echo "make loadtest  32 clients for 60 s against gunicorn -> benchmarks/LOADTEST.md"
+	@echo "make screenshot  README's picture of the page (docs/screenshot.png), full model"
 	@echo "make lint    ruff"
 
 venv: $(STAMP)
@@ -64,6 +65,12 @@ test-fast: $(STAMP)
 
 quality-gate: data
 	$(PY) -m pytest -m quality_gate
+
+# README's picture of the editors' page: the quality gate's browser test, with the model trained
+# on the full datasets, written to docs/screenshot.png (tests alone write only to tests/artifacts/).
+screenshot: data
+	HEADLINE_README_SCREENSHOT=$(CURDIR)/docs/screenshot.png $(PY) -m pytest -m quality_gate \
+		tests/test_web_page.py -k readme_screenshot
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -548,7 +548,7 @@ def markdown(results: dict[str, Any]) -> str:
     for name, label in (("predict_proba", "`pipeline.predict_proba([headline])`"),
                         ("score", "`scorer.score(headline)` (score, label, 5 cues)"),
                         ("score_no_cues", "`scorer.score(headline, explain=False)`"),
-                        ("normalise", "of which `normalise_text` (service.text)")):
+                        ("normalise", "of which `normalise_text` (headline_scorer.text)")):
         row = s[name]
         lines.append(f"| {label} | {_fmt(row['median_us'])} | {_fmt(row['p99_us'])} | "
                      f"{_fmt(row['mean_us'])} | {base / row['median_us']:.1f}x |")

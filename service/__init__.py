@@ -1,23 +1,11 @@
-"""headline-scorer's service package: the scorer, the model artifact, the HTTP app and the CLI.
+"""headline-scorer's HTTP service: the Flask app, its routes, and how gunicorn runs it.
 
-``create_app`` (the HTTP app factory, see ``service.app``) is imported on first use, so the
-CLI and training, which import ``headline_scorer.artifact`` and ``headline_scorer.scorer``, do not pay for
-importing Flask and the routes.
+``service:create_app()`` is what gunicorn serves (``make serve``); the model itself, and
+everything a saved model needs, is the core package ``headline_scorer``.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from service.app import create_app
+from service.app import create_app
 
 __all__ = ["create_app"]
-
-
-def __getattr__(name: str) -> Any:
-    if name == "create_app":
-        from service.app import create_app
-
-        return create_app
-    raise AttributeError(f"module 'service' has no attribute {name!r}")

@@ -4,8 +4,9 @@
 without a working one: :class:`~headline_scorer.artifact.ModelError` names the file at fault, and under
 gunicorn (preloaded) that stops start-up with that one line and a non-zero exit.
 
-Routes live in the modules of :data:`ROUTE_MODULES`; each has a ``blueprint`` and an
-``openapi_fragment(settings)`` documenting it. Adding a group of routes is one entry there.
+Routes live in ``service/routes/``, one module per group, each with a ``blueprint`` and an
+``openapi_fragment(settings)`` documenting it; :data:`ROUTES` lists them in the order they are
+registered. Every per-request hook is registered here, in the order it runs.
 """
 
 from __future__ import annotations
@@ -14,37 +15,25 @@ import dataclasses
 import logging
 import time
 from collections.abc import Mapping
-from importlib import import_module
+from types import ModuleType
 from typing import Any
 
 import orjson
 from flask import Flask, Response, g, request
 from flask.json.provider import DefaultJSONProvider
+from werkzeug.exceptions import NotFound
 
-from service import openapi
 from service.config import Settings
 from service.errors import register_error_handlers
-from service.loaded_model import (
-    METRICS_KEY,
-    MODEL_KEY,
-    LoadedModel,
-    follow_published_model,
-    install_model,
-)
-from service.logging import REQUEST_ID_HEADER, configure_logging, log_request, request_id_from
+from service.log import REQUEST_ID_HEADER, configure_logging, log_request, request_id_from
 from service.metrics import UNMATCHED_ROUTE, ServiceMetrics
+from service.model_holder import METRICS_KEY, MODEL_KEY, LoadedModel, install_model
+from service.openapi import install_openapi
+from service.reload import follow_published_model
+from service.routes import admin, audit, docs, feedback, kserve, ops, score, web
 
-#: Modules defining a ``blueprint`` and an ``openapi_fragment(settings)``, registered in order.
-ROUTE_MODULES: tuple[str, ...] = (
-    "service.api",
-    "service.feedback_api",
-    "service.web",
-    "service.kserve",
-    "service.ops",
-    "service.routes.audit",
-    "service.admin",
-    "service.openapi",
-)
+#: The route modules, in the order their blueprints are registered and documented.
+ROUTES: tuple[ModuleType, ...] = (score, audit, feedback, web, kserve, ops, admin, docs)
 
 # Any other method is counted as "other", so odd requests cannot create new metric series.
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -111,12 +100,23 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     # Under gunicorn: switch to a model the master reloaded, before answering (cheap).
     app.before_request(follow_published_model)
 
-    fragments = []
-    for name in ROUTE_MODULES:
-        module = import_module(name)
-        app.register_blueprint(module.blueprint)
-        fragments.append(module.openapi_fragment(settings))
-    openapi.install(app, settings, fragments)
+    @app.before_request
+    def hide_admin_routes_without_a_token() -> None:
+        # Before routing errors are raised, so even a GET or OPTIONS of an admin path is a 404.
+        if settings.admin_token is None and request.path.startswith(admin.ADMIN_PREFIX):
+            raise NotFound()
+
+    for routes in ROUTES:
+        app.register_blueprint(routes.blueprint)
+    install_openapi(app, settings, [routes.openapi_fragment(settings) for routes in ROUTES])
+
+    @app.after_request
+    def page_headers(response: Response) -> Response:
+        # The editors' page and its assets: no MIME sniffing, no referrer to other sites.
+        if request.endpoint in ("web.index", "static"):
+            response.headers["X-Content-Type-Options"] = "nosniff"
+            response.headers["Referrer-Policy"] = "no-referrer"
+        return response
 
     @app.after_request
     def finish_request(response: Response) -> Response:

@@ -13,7 +13,7 @@ GRACEFUL_TIMEOUT seconds.
 Model reload: SIGHUP to the master (or ``POST /admin/reload``, which sends it) makes the master
 load ``models/current`` before gunicorn forks fresh workers from it and stops the old ones
 gracefully; a model that fails to load is refused and the old one kept. The master publishes
-each outcome through a ``service.loaded_model.ModelChannel`` (a private directory, removed at
+each outcome through a ``service.reload.ModelChannel`` (a private directory, removed at
 exit, and memory shared with the workers), so a worker still answering meanwhile switches too.
 
 Prometheus multiprocess mode: prometheus-client picks its storage when it is first imported,
@@ -34,8 +34,6 @@ import signal
 import tempfile
 from pathlib import Path
 from typing import Any
-
-from service.config import Settings
 
 _MULTIPROC = "PROMETHEUS_MULTIPROC_DIR"
 # The pid of the gunicorn master that prepared the metrics directory, and whether it made it.
@@ -67,8 +65,12 @@ def _remove_private_dir(path: str, owner: str) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-_settings = Settings.from_env()
 _prepare_metrics_dir()
+# Only now: importing the service imports prometheus-client, which picks its storage then.
+from service.config import Settings  # noqa: E402
+from service.reload import attach_channel, reload_in_master  # noqa: E402
+
+_settings = Settings.from_env()
 
 _host = f"[{_settings.host}]" if ":" in _settings.host else _settings.host
 bind = [f"{_host}:{_settings.port}"]
@@ -91,8 +93,6 @@ def on_starting(server: Any) -> None:
     # this service stops gracefully on Ctrl-C too, exactly as on SIGTERM.
     server.handle_int = server.handle_term
     # The preloaded app, before any worker forks: every worker inherits its channel.
-    from service.loaded_model import attach_channel
-
     directory = tempfile.mkdtemp(prefix="headline-scorer-model-")
     atexit.register(_remove_private_dir, directory, str(os.getpid()))
     attach_channel(server.app.wsgi(), Path(directory))
@@ -101,8 +101,6 @@ def on_starting(server: Any) -> None:
 def on_reload(server: Any) -> None:
     # SIGHUP: gunicorn is about to fork every worker anew from the master's preloaded app, so
     # the master loads the new model first (or refuses it and keeps the old one).
-    from service.loaded_model import reload_in_master
-
     def stop_old_workers() -> None:
         # Before the new model is published: the workers holding the old one stop accepting
         # and finish what they have, so a request sent after the reload reaches a fresh worker

@@ -1,11 +1,11 @@
-"""The OpenAPI 3.1 document of the service, and ``/openapi.json`` and ``/docs`` that serve it.
+"""The OpenAPI 3.1 document of the service, and its rendering as an HTML page.
 
 The document is assembled once, when the app is created, from a base (info, the error schema,
 the shared error responses) and one *fragment* per route module: a partial OpenAPI document
 (``tags``, ``paths``, ``components``) returned by the module's ``openapi_fragment(settings)``.
 A new route module documents itself by providing that function; nothing here changes.
-``/docs`` is the same document rendered once into a self-contained HTML page (no scripts, no
-external resources), so it works offline and behind any firewall.
+The HTML page is the same document rendered once, self-contained (no scripts, no external
+resources), so it works offline and behind any firewall; ``service.routes.docs`` serves both.
 """
 
 from __future__ import annotations
@@ -20,14 +20,11 @@ from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app
+from flask import Flask
 
 from service.config import Settings
 
 OPENAPI_KEY = "headline_openapi"
-DOCS_CSP = "default-src 'none'; style-src 'unsafe-inline'"
-
-blueprint = Blueprint("openapi", __name__)
 
 # status -> (component name, description, error codes the service uses with it)
 ERROR_RESPONSES: dict[int, tuple[str, str, tuple[str, ...]]] = {
@@ -176,7 +173,7 @@ class PublishedDocument:
     html_bytes: bytes
 
 
-def install(app: Flask, settings: Settings, fragments: Iterable[dict[str, Any]]) -> None:
+def install_openapi(app: Flask, settings: Settings, fragments: Iterable[dict[str, Any]]) -> None:
     """Build the document from ``fragments`` and serve it from ``app``."""
     document = build_document(settings, fragments)
     app.extensions[OPENAPI_KEY] = PublishedDocument(
@@ -184,40 +181,6 @@ def install(app: Flask, settings: Settings, fragments: Iterable[dict[str, Any]])
         json_bytes=json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8"),
         html_bytes=render_html(document).encode("utf-8"),
     )
-
-
-@blueprint.get("/openapi.json")
-def openapi_json() -> Response:
-    return Response(current_app.extensions[OPENAPI_KEY].json_bytes, mimetype="application/json")
-
-
-@blueprint.get("/docs")
-def docs() -> Response:
-    response = Response(current_app.extensions[OPENAPI_KEY].html_bytes, mimetype="text/html")
-    response.headers["Content-Security-Policy"] = DOCS_CSP
-    return response
-
-
-def openapi_fragment(settings: Settings) -> dict[str, Any]:
-    return {
-        "tags": [{"name": "operations", "description": "Health, metrics and documentation."}],
-        "paths": {
-            "/openapi.json": {"get": {
-                "tags": ["operations"], "operationId": "getOpenApi",
-                "summary": "This document",
-                "responses": {"200": json_response("The OpenAPI 3.1 document.", {"type": "object"}),
-                              **error_responses(500)},
-            }},
-            "/docs": {"get": {
-                "tags": ["operations"], "operationId": "getDocs",
-                "summary": "This document as a readable HTML page",
-                "description": "Self-contained: no scripts and no external resources.",
-                "responses": {"200": {"description": "An HTML page.",
-                                      "content": {"text/html": {"schema": {"type": "string"}}}},
-                              **error_responses(500)},
-            }},
-        },
-    }
 
 
 # --- HTML rendering ------------------------------------------------------------------------

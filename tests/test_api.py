@@ -28,7 +28,7 @@ from headline_scorer.artifact import ModelError
 from headline_scorer.scorer import HeadlineScorer
 from service import create_app
 from service.config import Settings
-from service.loaded_model import MODEL_KEY, LoadedModel, install_model
+from service.model_holder import MODEL_KEY, LoadedModel, install_model
 
 MAX_BATCH = 5
 MAX_CHARS = 80

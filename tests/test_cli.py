@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from batch.cli import main
 from headline_scorer.scorer import HeadlineScorer
-from service.cli import main
 
 SCRIPT = Path(sys.executable).with_name("headline-score")
 ISSUE_EXAMPLE = "You Will Not Believe What This Cat Did\nParliament passes budget bill\n"

@@ -15,10 +15,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from batch import cli
+from batch.cli import main
 from headline_scorer.scorer import HeadlineScorer
 from headline_scorer.text import split_tsv_line
-from service import cli
-from service.cli import main
 from tests.test_client import serving
 
 AWKWARD = ["  You\tWon't   Believe\u00a0What\u200b Happened  ", "ＦＵＬＬＷＩＤＴＨ letters",

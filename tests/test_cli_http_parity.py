@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from batch.cli import main as cli_main
 from service import create_app
-from service.cli import main as cli_main
 from service.config import Settings
 
 # Awkward but valid input: each must be normalised the same way on both roads.

@@ -1,4 +1,4 @@
-"""``service.client.HeadlineClient`` against the real app served over HTTP on a free port:
+"""``headline_scorer.client.HeadlineClient`` against the real app served over HTTP on a free port:
 scores equal the local scorer's, batches follow the server's MAX_BATCH, refused headlines keep
 their place, and only no answer or a 503 is retried, with exponential back-off.
 """
@@ -8,6 +8,8 @@ from __future__ import annotations
 import io
 import json
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,15 +20,17 @@ from typing import Any
 import pytest
 from werkzeug.serving import make_server
 
-from headline_scorer.scorer import HeadlineScorer
-from service import create_app
-from service.client import (
+from headline_scorer.client import (
     FALLBACK_BATCH,
     HeadlineClient,
     HeadlineRejected,
+    HostNotFound,
     ServiceError,
     ServiceUnavailable,
+    TLSError,
 )
+from headline_scorer.scorer import HeadlineScorer
+from service import create_app
 from service.config import Settings
 
 Fault = Callable[[dict], tuple[str, dict[str, str], bytes] | None]
@@ -255,3 +259,48 @@ def test_other_errors_are_never_retried_and_carry_the_api_message(
 def test_an_address_that_is_no_url_is_refused() -> None:
     with pytest.raises(ValueError, match="http:// or https://"):
         HeadlineClient("127.0.0.1:8000")
+
+
+def test_importing_the_client_loads_no_model_or_server_stack() -> None:
+    code = ("import sys, headline_scorer.client; "
+            "print(sorted(m for m in ('sklearn', 'flask', 'numpy', 'scipy') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                            check=True).stdout.strip()
+    assert loaded == "[]"
+
+
+def test_a_single_refused_headline_is_named_by_its_field(server: tuple[str, Recorder]) -> None:
+    url, _ = server
+    with client_for(url) as client, pytest.raises(HeadlineRejected) as refused:
+        client.score("   ")
+    assert refused.value.field == "headline" and refused.value.index == 0
+    assert refused.value.status == 422 and refused.value.code == "empty_headline"
+
+
+def test_a_503_on_every_attempt_keeps_the_api_error_code(server: tuple[str, Recorder]) -> None:
+    url, recorder = server
+    recorder.faults = [unavailable()] * 2
+    with client_for(url, retries=1) as client, pytest.raises(ServiceUnavailable) as failed:
+        client.score_many(["Rates held"])
+    assert failed.value.status == 503 and failed.value.code == "not_ready"
+
+
+def test_a_tls_failure_is_raised_at_once_not_as_unavailable(server: tuple[str, Recorder]) -> None:
+    url, recorder = server
+    sleeps: list[float] = []
+    # The server speaks plain HTTP: the TLS handshake fails, and would fail on every retry.
+    with client_for(url.replace("http://", "https://"), sleeps, retries=3) as client, \
+            pytest.raises(TLSError, match="TLS failed, not retried") as failed:
+        client.score("Rates held")
+    assert not isinstance(failed.value, ServiceUnavailable)
+    assert sleeps == [] and recorder.requests == []
+
+
+def test_a_host_name_that_does_not_resolve_is_raised_at_once() -> None:
+    sleeps: list[float] = []
+    # .invalid never resolves (RFC 6761).
+    with client_for("http://headline-scorer.invalid:8000", sleeps, retries=3) as client, \
+            pytest.raises(HostNotFound, match="does not resolve, not retried") as failed:
+        client.score_many(["Rates held"])
+    assert not isinstance(failed.value, ServiceUnavailable)
+    assert sleeps == []

@@ -18,10 +18,10 @@ import pyarrow.parquet as pq
 import pytest
 from distributed import Client, LocalCluster
 
-from service import dask_batch
-from service.cli import inspect_source, read_records
-from service.cli import main as cli_main
-from service.dask_batch import JobError, JobOptions, plan_file, run_job
+from batch import dask_job
+from batch.cli import main as cli_main
+from batch.dask_job import JobError, JobOptions, plan_file, plan_job, run_plan
+from batch.formats import inspect_input, read_records
 
 AWKWARD = ["  You\tWon't   Believe\u00a0What\u200b Happened  ", "ＦＵＬＬＷＩＤＴＨ letters",
            "Line\nbreaks\r\ninside", 'She said "no", twice', ""]
@@ -83,6 +83,15 @@ def options(files: list[Path], output: Path, models_root: Path, **extra: object)
                       partition_rows=7, **extra)
 
 
+def run_job(options: JobOptions, client: Client) -> dict:
+    """What ``headline-score --dask`` does with a cluster it already has: plan, run, unlock."""
+    plan = plan_job(options)
+    try:
+        return run_plan(plan, client)
+    finally:
+        plan.release()
+
+
 # ------------------------------------------------------------------------ the same output
 
 @pytest.mark.parametrize("kind", [".csv", ".tsv", ".jsonl", ".parquet"])
@@ -132,7 +141,7 @@ def test_the_model_is_loaded_once_per_worker_not_per_task(
     summary = run_job(options(files, tmp_path / "out", models_root), client)
     assert summary["partitions"]["written"] == 10  # many more tasks than workers
 
-    loads = client.run(dask_batch.model_loads)
+    loads = client.run(lambda: dask_job.load_worker_scorer.cache_info().misses)
     assert len(loads) == 2
     assert set(loads.values()) <= {0, 1} and sum(loads.values()) >= 1
 
@@ -229,7 +238,7 @@ def test_a_directory_of_another_job_or_other_files_is_refused(
 HOLD_LOCK = """
 import sys, time
 from pathlib import Path
-from service.dask_batch import lock_output
+from batch.dask_job import lock_output
 lock = lock_output(Path(sys.argv[1]))
 print("locked", flush=True)
 time.sleep(600)
@@ -313,7 +322,7 @@ def test_partitions_cut_csv_at_record_boundaries(tmp_path: Path) -> None:
         if i == 10:
             buffer.write("\r\n")  # a blank line is no record
     path.write_bytes(buffer.getvalue().encode("utf-8-sig"))
-    source = inspect_source(str(path), None)
+    source = inspect_input(str(path), None)
 
     parts = plan_file(source, 0, 5)
 
@@ -335,7 +344,7 @@ def test_partitions_cut_csv_at_record_boundaries(tmp_path: Path) -> None:
 def test_partitions_of_line_files_cover_every_record_once(tmp_path: Path, kind: str, text: str) -> None:
     path = tmp_path / f"in{kind}"
     path.write_text(text, encoding="utf-8")
-    source = inspect_source(str(path), None)
+    source = inspect_input(str(path), None)
     parts = plan_file(source, 3, 4)
     assert all(p.name.startswith("part-00003-") for p in parts)
     whole = list(read_records(source))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-from importlib import import_module
 from pathlib import Path
 
 import pytest
@@ -31,7 +30,7 @@ from schemathesis.specs.openapi.checks import (
 from headline_scorer.scorer import MATRIX_BATCH, EmptyHeadline, HeadlineScorer
 from headline_scorer.text import normalise_text
 from service import create_app
-from service.app import ROUTE_MODULES
+from service.app import ROUTES
 from service.config import Settings
 from service.openapi import build_document
 
@@ -56,8 +55,7 @@ def fuzz_settings(models_root: Path, feedback_db: Path) -> Settings:
 def openapi_document(settings: Settings) -> dict:
     """The document create_app serves, assembled as it assembles it (no model needed), so
     the operations are known when pytest collects the tests."""
-    return build_document(settings, [import_module(name).openapi_fragment(settings)
-                                     for name in ROUTE_MODULES])
+    return build_document(settings, [routes.openapi_fragment(settings) for routes in ROUTES])
 
 
 # Only the limits matter to the document; the paths are placeholders until the app is built.

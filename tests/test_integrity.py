@@ -30,7 +30,7 @@ from headline_scorer.artifact import (
 )
 from service import create_app
 from service.config import Settings
-from service.loaded_model import FOLLOWER_KEY, attach_channel, reload_in_master
+from service.reload import FOLLOWER_KEY, attach_channel, reload_in_master
 
 TOKEN = "integrity-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -117,7 +117,7 @@ def test_quality_gate_probes_on_hand_written_headlines(full_models_root: Path) -
 
 def test_quality_gate_model_scores_the_issue_example_in_order(full_models_root: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "service.cli", "--model", str(full_models_root)], cwd=PROJECT_ROOT,
+        [sys.executable, "-m", "batch.cli", "--model", str(full_models_root)], cwd=PROJECT_ROOT,
         input="You Will Not Believe What This Cat Did\nParliament passes budget bill\n",
         capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr

@@ -30,7 +30,7 @@ import sklearn
 from flask import Flask
 from flask.testing import FlaskClient
 
-import service.admin as admin_module
+import service.routes.admin as admin_module
 from headline_scorer.artifact import (
     CURRENT_LINK,
     MANIFEST_FILE,
@@ -44,7 +44,7 @@ from headline_scorer.artifact import (
 from headline_scorer.scorer import HeadlineScorer
 from service import create_app
 from service.config import Settings
-from service.loaded_model import (
+from service.reload import (
     FOLLOWER_KEY,
     _Follower,
     attach_channel,
@@ -413,7 +413,7 @@ def test_reload_twice_under_load_without_a_failed_request(
         assert "does not match" in response.json()["error"]["message"]
         server.process.send_signal(signal.SIGHUP)
         refused = wait_for_log(server, "model reload refused; still serving the previous model",
-                               model_version=second, logger="service.loaded_model")
+                               model_version=second, logger="service.reload")
         assert str(model_file) in refused["error"] and refused["pid"] == server.process.pid
         time.sleep(1.0)
 

@@ -64,13 +64,15 @@ def with_user_data(fixture_data: Path, tmp_path_factory: pytest.TempPathFactory)
             run.fitted_texts.update(data.texts)
         return model.fit_pipeline(datasets, config)
 
-    def decision_logits(pipeline: Pipeline, texts: list[str]) -> np.ndarray:
+    decision_function = Pipeline.decision_function  # only tuning's out-of-fold logits use it
+
+    def recorded_decision_function(pipeline: Pipeline, texts: list[str]) -> np.ndarray:
         run.scored_for_tuning.update(texts)
-        return model.decision_logits(pipeline, texts)
+        return decision_function(pipeline, texts)
 
     with pytest.MonkeyPatch.context() as patch:  # --jobs 1 fits in this process
         patch.setattr(train_module, "fit_pipeline", fit_pipeline)
-        patch.setattr(train_module, "decision_logits", decision_logits)
+        patch.setattr(Pipeline, "decision_function", recorded_decision_function)
         assert train_fixture_model(fixture_data, run.models, "--data", str(path)) == 0
     return run
 

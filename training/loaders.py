@@ -53,12 +53,6 @@ class ReadReport:
     duplicates_dropped: int = 0
     conflicts_dropped: int = 0
 
-    def merge(self, other: ReadReport) -> None:
-        self.rows_read += other.rows_read
-        self.empty_skipped += other.empty_skipped
-        self.duplicates_dropped += other.duplicates_dropped
-        self.conflicts_dropped += other.conflicts_dropped
-
 
 @dataclass
 class LabelledSet:

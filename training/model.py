@@ -179,11 +179,6 @@ def fit_pipeline(datasets: list[LabelledSet], config: ModelConfig) -> Pipeline:
     return pipeline
 
 
-def decision_logits(pipeline: Pipeline, texts: list[str]) -> np.ndarray:
-    """Log-odds of sensational for each text, shape (n,)."""
-    return pipeline.decision_function(texts)
-
-
 def platt_parameters(logits: np.ndarray, targets: np.ndarray) -> tuple[float, float]:
     """(a, b) such that sigmoid(a * logit + b) is calibrated to held-out ``targets`` in
     [0, 1] (labels, or soft targets fitted by cross-entropy)."""

@@ -44,7 +44,6 @@ from training.model import (
     CONFIG_PATH,
     ModelConfig,
     calibration_targets,
-    decision_logits,
     fit_pipeline,
     fold_calibration,
     platt_parameters,
@@ -173,7 +172,7 @@ def fit_and_score(train_sets: list[LabelledSet], score_sets: list[LabelledSet],
                    config: ModelConfig) -> list[np.ndarray]:
     """Fit on ``train_sets``; return the logits of each of ``score_sets``."""
     pipeline = fit_pipeline(train_sets, config)
-    return [decision_logits(pipeline, s.texts) for s in score_sets]
+    return [pipeline.decision_function(s.texts) for s in score_sets]
 
 
 def _fold_masks(data: LabelledSet, n_folds: int, salt: str) -> list[np.ndarray]:

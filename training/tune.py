@@ -39,7 +39,7 @@ from training.evaluate import (
     title_case,
 )
 from training.loaders import DataError, LabelledSet
-from training.model import CONFIG_PATH, ModelConfig, decision_logits, fit_pipeline, fitting_key
+from training.model import CONFIG_PATH, ModelConfig, fit_pipeline, fitting_key
 from training.split import fold_ids
 from training.train import Part, fit_score_map, load_sources, split_sources
 
@@ -89,13 +89,13 @@ def _fold_job(train_sets: list[LabelledSet], held_sets: list[LabelledSet], confi
               probe_texts: list[str]) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
     """Fit on ``train_sets``; logits of each held-out set and of the probe variants."""
     pipeline = fit_pipeline(train_sets, config)
-    held = [decision_logits(pipeline, s.texts) for s in held_sets]
+    held = [pipeline.decision_function(s.texts) for s in held_sets]
     shouted = [(i, s) for i, t in enumerate(probe_texts) if (s := shout(t, seed=i)) is not None]
     probes = {
-        "title": decision_logits(pipeline, [title_case(t) for t in probe_texts]),
-        "sentence": decision_logits(pipeline, [sentence_case(t) for t in probe_texts]),
-        "plain": decision_logits(pipeline, [probe_texts[i] for i, _ in shouted]),
-        "shouted": decision_logits(pipeline, [s for _, s in shouted]),
+        "title": pipeline.decision_function([title_case(t) for t in probe_texts]),
+        "sentence": pipeline.decision_function([sentence_case(t) for t in probe_texts]),
+        "plain": pipeline.decision_function([probe_texts[i] for i, _ in shouted]),
+        "shouted": pipeline.decision_function([s for _, s in shouted]),
     }
     return held, probes
 

@@ -14,8 +14,9 @@ from flask import Blueprint, Response, current_app, g, jsonify
 
 from headline_scorer.audit import find_headlines, score_headlines
 from headline_scorer.extract import FORMATS, Document
+from service.config import Settings
 from service.errors import ValidationError
-from service.loaded_model import current_model
+from service.model_holder import current_model
 from service.openapi import error_responses, json_body, json_response, ref
 from service.validation import optional, read_json_object, reject_unknown_fields, required
 
@@ -25,7 +26,7 @@ FIELD = "document"
 
 @blueprint.post("/v1/audit")
 def audit() -> Response:
-    settings = current_app.config["SETTINGS"]
+    settings: Settings = current_app.config["SETTINGS"]
     body = read_json_object()
     reject_unknown_fields(body, (FIELD, "format"))
     text = required(body, FIELD, str, "a string")
@@ -52,7 +53,7 @@ def audit() -> Response:
                     "found_at": [o.where for o in h.occurrences]} for h in result.headlines])
 
 
-def openapi_fragment(settings: Any) -> dict[str, Any]:
+def openapi_fragment(settings: Settings) -> dict[str, Any]:
     """This blueprint's part of the OpenAPI document."""
     example_headline = {
         "headline": "You Won't Believe What This Dog Did At The Airport", "score": 0.8213,

@@ -13,7 +13,7 @@
   // and sends the rest again; this many times at most per edit.
   const MAX_RESENDS = 20;
   // Cues about the whole headline (the model's named features, start/end of headline), as
-  // the service renders them into the page (service/web.py NAMED_CUES): shown as chips, never
+  // the service renders them into the page (service/routes/web.py NAMED_CUES): shown as chips, never
   // searched for in its text.
   const STYLE_CUES = new Set(JSON.parse(document.body.dataset.namedCues || "[]"));
   const SINGLE_MARKS = { "exclamation mark": /!/gu, "question mark": /\?/gu };

@@ -21,11 +21,11 @@ from flask.blueprints import BlueprintSetupState
 
 from headline_scorer.feedback_store import COLUMNS, LABELS, FeedbackStore, FeedbackUnavailable
 from headline_scorer.text import normalise_text
-from service.admin import admin_refusal, unauthorized_response
 from service.config import Settings
 from service.errors import ValidationError, error_response
-from service.loaded_model import current_model
+from service.model_holder import current_model
 from service.openapi import error_example, error_responses, json_body, json_response, ref
+from service.routes.admin import admin_refusal, unauthorized_response
 from service.validation import headline_text, read_json_object, reject_unknown_fields, required
 
 STORE_KEY = "headline_feedback_store"

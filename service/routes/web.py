@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import Blueprint, Response, current_app, render_template
 
 from headline_scorer.features import PHRASING_FEATURES, STYLE_FEATURES
 from headline_scorer.scorer import MARKER_CUES
@@ -28,7 +28,7 @@ NAMED_CUES = (*STYLE_FEATURES, *PHRASING_FEATURES, *MARKER_CUES.values())
 PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
             "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 
-blueprint = Blueprint("web", __name__, template_folder="templates")
+blueprint = Blueprint("web", __name__)
 
 
 @blueprint.get("/")
@@ -38,14 +38,6 @@ def index() -> Response:
                            max_batch=settings.max_batch, named_cues=NAMED_CUES)
     response = Response(page, mimetype="text/html")
     response.headers["Content-Security-Policy"] = PAGE_CSP
-    return response
-
-
-@blueprint.after_app_request
-def _asset_headers(response: Response) -> Response:
-    if request.endpoint in ("web.index", "static"):
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
     return response
 
 

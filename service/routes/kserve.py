@@ -18,7 +18,7 @@ from flask import Blueprint, Response, current_app, g, jsonify
 
 from service.config import Settings
 from service.errors import ApiError, ValidationError
-from service.loaded_model import LoadedModel, current_model
+from service.model_holder import LoadedModel, current_model
 from service.openapi import error_responses, json_body, json_response, ref, service_version
 from service.validation import (
     batch_texts,

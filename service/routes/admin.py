@@ -9,7 +9,7 @@ else gets a 401. The token is compared in constant time (``hmac.compare_digest``
 ``make train``). It loads and checks that model first; one that fails (corrupt, checksum
 mismatch, written by another scikit-learn) is refused with a 409 naming the reason, and the
 old model keeps serving. Under gunicorn it then sends SIGHUP to the master, which loads the
-model itself and replaces every worker (see ``service.loaded_model``); the answer comes once
+model itself and replaces every worker (see ``service.reload``); the answer comes once
 the master has published the outcome, and from then on every response carries the new version.
 In one process (the Flask test client, ``flask run``) the model is simply installed.
 """
@@ -29,8 +29,9 @@ from werkzeug.exceptions import NotFound
 from headline_scorer.artifact import ModelError
 from service.config import Settings
 from service.errors import error_response
-from service.loaded_model import LoadedModel, current_model, install_model, model_channel
+from service.model_holder import LoadedModel, current_model, install_model
 from service.openapi import error_example, json_response
+from service.reload import model_channel
 
 ADMIN_PREFIX = "/admin/"
 log = logging.getLogger(__name__)
@@ -42,13 +43,6 @@ UNAUTHORIZED_MESSAGE = ("admin routes need the header 'Authorization: Bearer <to
 
 def _settings() -> Settings:
     return current_app.config["SETTINGS"]
-
-
-@blueprint.before_app_request
-def hide_admin_routes_without_a_token() -> None:
-    # Before routing errors are raised, so even a GET or OPTIONS of an admin path is a 404.
-    if _settings().admin_token is None and request.path.startswith(ADMIN_PREFIX):
-        raise NotFound()
 
 
 def _as_bytes(value: str) -> bytes:

@@ -13,7 +13,7 @@ from flask import Blueprint, Response, current_app, jsonify
 
 from service.config import Settings
 from service.errors import error_response
-from service.loaded_model import METRICS_KEY, current_model
+from service.model_holder import METRICS_KEY, current_model
 from service.openapi import error_responses, json_response
 
 blueprint = Blueprint("ops", __name__)

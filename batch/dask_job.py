@@ -9,9 +9,9 @@ How it works:
 - **Partitions** are planned on the client: a Parquet file is cut between row groups, a line
   file at record boundaries found by one fast pass over it (CSV records may span lines, so
   CSV is parsed for that pass), about ``--partition-rows`` rows each. A worker reads its
-  byte range with the very readers ``headline-score`` uses (``service.cli``), then scores and
-  writes it with the same functions, so the output equals the single-process command's, row
-  for row, and an error names the file and the line.
+  byte range with the very readers ``headline-score`` uses (:mod:`batch.formats`), then scores
+  and writes it with the same functions (:mod:`batch.scoring`), so the output equals the
+  single-process command's, row for row, and an error names the file and the line.
 - **The model is loaded once per worker process**: tasks carry the model's directory and
   sha256, never the model; the first task on a worker loads and verifies it
   (``headline_scorer.artifact``) and later tasks reuse it. Every worker must see the model directory
@@ -37,8 +37,8 @@ How it works:
 
 from __future__ import annotations
 
-import argparse
 import csv
+import functools
 import glob
 import hashlib
 import json
@@ -56,23 +56,21 @@ from typing import Any
 import pyarrow as pa
 from filelock import FileLock, Timeout
 
-from headline_scorer.artifact import ModelError, load_model
-from headline_scorer.scorer import HeadlineScorer
-from service.cli import (
+from batch.formats import (
     Appended,
     InputError,
-    Source,
-    _parquet,
-    inspect_source,
-    local_scoring,
+    InputFile,
+    inspect_input,
+    open_parquet,
     output_schema,
     read_records,
     records_table,
-    score_table,
     write_delimited,
     write_parquet,
 )
-from service.config import Settings
+from batch.scoring import load_batch_model, local_scoring, score_table
+from headline_scorer.artifact import ModelError, load_model
+from headline_scorer.scorer import HeadlineScorer
 
 DEFAULT_PARTITION_ROWS = 50_000
 JOB_FILE = "job.json"
@@ -90,7 +88,7 @@ class Partition:
     """A slice of one input file: bytes [start, end) (Parquet: row groups), from ``first_line``."""
 
     name: str
-    source: Source
+    source: InputFile
     start: int
     end: int | None
     first_line: int
@@ -118,12 +116,12 @@ def expand_inputs(patterns: list[str]) -> list[str]:
     return [os.path.abspath(p) for p in paths]
 
 
-def plan_file(source: Source, file_index: int, rows_per_part: int) -> list[Partition]:
+def plan_file(source: InputFile, file_index: int, rows_per_part: int) -> list[Partition]:
     """Cut one input into partitions of about ``rows_per_part`` rows at record boundaries."""
     stat = os.stat(source.name)
     spans: list[tuple[int, int | None, int, int]] = []  # (start, end, first line, rows)
     if source.kind == "parquet":
-        meta = _parquet(source.name).metadata
+        meta = open_parquet(source.name).metadata
         start, row, rows = 0, 1, 0
         for group in range(meta.num_row_groups):
             rows += meta.row_group(group).num_rows
@@ -138,7 +136,7 @@ def plan_file(source: Source, file_index: int, rows_per_part: int) -> list[Parti
             for i, (start, end, first, rows) in enumerate(spans)]
 
 
-def _line_spans(source: Source, rows_per_part: int) -> list[tuple[int, int | None, int, int]]:
+def _line_spans(source: InputFile, rows_per_part: int) -> list[tuple[int, int | None, int, int]]:
     """Byte spans of about ``rows_per_part`` records of a line file (CSV: parsed records)."""
     spans = []
     offset = start = source.data_start
@@ -185,33 +183,27 @@ def _line_spans(source: Source, rows_per_part: int) -> list[tuple[int, int | Non
 
 # ------------------------------------------------------------------ running on workers
 
-_scorers: dict[tuple[str, str], HeadlineScorer] = {}
-_scorers_lock = threading.Lock()
-_model_loads = 0
+_load_lock = threading.Lock()
+
+
+# One model per process: a worker serving a new job's model drops the old one. cache_info()
+# counts the loads (misses).
+@functools.lru_cache(maxsize=1)
+def load_worker_scorer(model_dir: str, sha256: str) -> HeadlineScorer:
+    """Load and verify the job's model on this worker; ModelError when its sha256 differs."""
+    artifact = load_model(Path(model_dir))
+    found = artifact.manifest["model_sha256"]
+    if found != sha256:
+        raise ModelError(f"{model_dir}: on this worker the model's sha256 is {found}, the "
+                         f"job's is {sha256}; every worker needs the same model there")
+    return HeadlineScorer.from_artifact(artifact)
 
 
 def worker_scorer(model_dir: str, sha256: str) -> HeadlineScorer:
     """This process's scorer for the model at ``model_dir``, loaded on first use only."""
-    global _model_loads
-    key = (model_dir, sha256)
-    with _scorers_lock:  # two threads of one worker must not both load it
-        scorer = _scorers.get(key)
-        if scorer is None:
-            artifact = load_model(Path(model_dir))
-            found = artifact.manifest["model_sha256"]
-            if found != sha256:
-                raise ModelError(f"{model_dir}: on this worker the model's sha256 is {found}, the "
-                                 f"job's is {sha256}; every worker needs the same model there")
-            scorer = HeadlineScorer.from_artifact(artifact)
-            _scorers.clear()  # a worker serving a new job's model drops the old one
-            _scorers[key] = scorer
-            _model_loads += 1
-    return scorer
-
-
-def model_loads() -> int:
-    """How many times this process has loaded a model (run on workers by the tests)."""
-    return _model_loads
+    # lru_cache alone lets two threads of one worker both load the model on a first call.
+    with _load_lock:
+        return load_worker_scorer(model_dir, sha256)
 
 
 def _frame(table: pa.Table) -> Any:
@@ -229,7 +221,7 @@ def _read_partition(part: Partition) -> Any:
     return _frame(records_table(part.source, records))
 
 
-def _score_partition(frame: Any, source: Source, model_dir: str, sha256: str, explain: bool) -> Any:
+def _score_partition(frame: Any, source: InputFile, model_dir: str, sha256: str, explain: bool) -> Any:
     table = pa.Table.from_pandas(frame, schema=source.schema, preserve_index=False)
     scoring = local_scoring(worker_scorer(model_dir, sha256))
     return _frame(score_table(table, source, scoring, explain))
@@ -376,7 +368,7 @@ class Plan:
     model_version: str
     job_id: str
     directory: Path
-    first: Source
+    first: InputFile
     schema: pa.Schema
     parts: list[Partition]
     done: dict[str, dict[str, Any]]
@@ -399,19 +391,17 @@ def plan_job(options: JobOptions) -> Plan:
     unusable output directory and :class:`ModelError` for an unusable model.
     """
     started = time.perf_counter()
-    settings = Settings.from_env()
-    artifact = load_model(options.model or settings.model_dir,
-                          None if options.model else settings.models_root)
+    artifact = load_batch_model(options.model)
     model_dir, sha256 = str(artifact.directory), str(artifact.manifest["model_sha256"])
     inputs = expand_inputs(options.inputs)
 
     failed: list[dict[str, Any]] = []
     parts: list[Partition] = []
     schema: pa.Schema | None = None
-    first: Source | None = None
+    first: InputFile | None = None
     for index, path in enumerate(inputs):
         try:
-            source = inspect_source(path, options.column)
+            source = inspect_input(path, options.column)
             this_schema = output_schema(source, options.explain)
             if schema is not None and not this_schema.equals(schema):
                 raise InputError(f"{path}: columns {this_schema.names} differ from {first.name}'s "
@@ -514,15 +504,6 @@ def run_plan(plan: Plan, client: Any, scheduler: str = "") -> dict[str, Any]:
     return summary
 
 
-def run_job(options: JobOptions, client: Any, scheduler: str = "") -> dict[str, Any]:
-    """Plan the job and run it on the cluster of ``client``; its summary."""
-    plan = plan_job(options)
-    try:
-        return run_plan(plan, client, scheduler)
-    finally:
-        plan.release()
-
-
 @contextmanager
 def dask_client(address: str, workers: int | None = None) -> Iterator[tuple[Any, str]]:
     """A client of a LocalCluster sized to this machine (``local``) or of the scheduler at
@@ -541,13 +522,10 @@ def dask_client(address: str, workers: int | None = None) -> Iterator[tuple[Any,
         yield client, f"the Dask scheduler at {address}"
 
 
-def run_from_args(args: argparse.Namespace) -> int:
-    """``headline-score --dask``: run the job, print its summary; the exit code."""
-    options = JobOptions(inputs=args.files, output=args.output, model=args.model,
-                         column=args.column, explain=args.explain,
-                         output_format=args.output_format or "parquet",
-                         partition_rows=args.partition_rows or DEFAULT_PARTITION_ROWS,
-                         overwrite=args.overwrite)
+def run_command(options: JobOptions, address: str, workers: int | None = None) -> int:
+    """``headline-score --dask ADDRESS``: plan the job, run it on the cluster at ``address``
+    (``local``: a LocalCluster of ``workers`` processes) and print its summary; the exit code
+    (1 bad input or output directory, 2 no usable model, 3 the cluster cannot be used)."""
     try:
         plan = plan_job(options)
     except ModelError as exc:
@@ -557,10 +535,10 @@ def run_from_args(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     try:
-        with dask_client(args.dask, args.workers) as (client, described):
+        with dask_client(address, workers) as (client, described):
             summary = run_plan(plan, client, described)
     except (OSError, TimeoutError) as exc:
-        print(f"error: cannot use the Dask cluster {args.dask!r}: {exc}", file=sys.stderr)
+        print(f"error: cannot use the Dask cluster {address!r}: {exc}", file=sys.stderr)
         return 3
     finally:
         plan.release()

@@ -1,8 +1,10 @@
 """A small Python client for the scoring API, for integrators and ``headline-score --url``.
 
+It needs only ``requests`` (and :mod:`headline_scorer.text`, which needs nothing): importing it
+loads neither scikit-learn nor numpy nor Flask, so an integrator installs no model stack.
 :class:`HeadlineClient` wraps ``POST /v1/score`` and ``POST /v1/score/batch``::
 
-    from service.client import HeadlineClient
+    from headline_scorer.client import HeadlineClient
 
     with HeadlineClient("http://127.0.0.1:8000") as client:
         client.score("You Will Not Believe What This Cat Did")["score"]
@@ -12,12 +14,15 @@
 its ``/openapi.json``) and returns one result per headline, in input order. Every request has
 a timeout. Connection errors, timeouts and ``503 Service Unavailable`` (a replica starting or
 not ready) are retried with exponential back-off; any other answer is final, and a 4xx is
-never retried: the same request would be refused again. Errors carry the API's own message.
+never retried: the same request would be refused again, and neither is a TLS failure
+(:class:`TLSError`) or a host name that does not resolve (:class:`HostNotFound`): no retry can
+mend a certificate or a DNS name. Errors carry the API's own message and code.
 """
 
 from __future__ import annotations
 
 import re
+import socket
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -52,15 +57,28 @@ class ServiceError(RuntimeError):
 
 
 class ServiceUnavailable(ServiceError):
-    """No answer (connection error or timeout) or 503, on every attempt."""
+    """No answer (connection error or timeout) or 503, on every attempt; after a 503, ``code``
+    is the one the service sent."""
+
+
+class TLSError(ServiceError):
+    """The TLS handshake with the service failed (certificate, protocol, or plain HTTP behind an
+    ``https://`` address); not retried."""
+
+
+class HostNotFound(ServiceError):
+    """The service's host name does not resolve (DNS); not retried."""
 
 
 class HeadlineRejected(ServiceError):
-    """The service refused one headline (empty, too long); ``index`` is its place in the input."""
+    """The service refused one headline (empty, too long); ``index`` is its place in the input.
+
+    ``field`` names it as the request did: ``headlines[i]`` in a batch, ``headline`` alone.
+    """
 
     def __init__(self, index: int, message: str, status: int | None = 422, code: str | None = None,
-                 request_id: str | None = None):
-        super().__init__(message, status, code, f"headlines[{index}]", request_id)
+                 request_id: str | None = None, field: str | None = None):
+        super().__init__(message, status, code, field or f"headlines[{index}]", request_id)
         self.index = index
 
 
@@ -113,7 +131,7 @@ class HeadlineClient:
             error = self._error(response)
             if error.field == "headline":
                 raise HeadlineRejected(0, _about_the_headline(error.message, "headline"),
-                                       error.status, error.code, error.request_id)
+                                       error.status, error.code, error.request_id, field="headline")
             raise error
         if not response.ok:
             raise self._error(response)
@@ -224,23 +242,31 @@ class HeadlineClient:
         url = self.url + path
         started = time.monotonic()
         problem = ""
+        refusal: ServiceError | None = None  # the last attempt's 503, when it was one
         for attempt in range(self.retries + 1):
             wait = self.backoff * 2 ** attempt
             try:
                 response = self.session.request(method, url, json=body, timeout=self.timeout)
+            except requests.exceptions.SSLError as exc:  # before ConnectionError, its base class
+                raise TLSError(f"{method} {url}: TLS failed, not retried: {exc}") from exc
             except _RETRYABLE as exc:
-                problem = f"{type(exc).__name__}: {exc}"
+                if _caused_by_name_resolution(exc):
+                    raise HostNotFound(f"{method} {url}: the host name does not resolve, not "
+                                       f"retried: {exc}") from exc
+                problem, refusal = f"{type(exc).__name__}: {exc}", None
             else:
                 if response.status_code != 503:
                     return response
-                problem = f"HTTP 503: {self._error(response).message}"
+                refusal = self._error(response)
+                problem = f"HTTP 503: {refusal.message}"
                 wait = max(wait, _retry_after(response))
             if attempt < self.retries:
                 self._sleep(min(wait, MAX_WAIT))
-        raise ServiceUnavailable(
-            f"{method} {url}: no usable answer after {self.retries + 1} attempts in "
-            f"{time.monotonic() - started:.1f} s (timeout {self.timeout} s each); last: {problem}",
-            503 if problem.startswith("HTTP 503") else None)
+        message = (f"{method} {url}: no usable answer after {self.retries + 1} attempts in "
+                   f"{time.monotonic() - started:.1f} s (timeout {self.timeout} s each); last: {problem}")
+        if refusal is None:
+            raise ServiceUnavailable(message)
+        raise ServiceUnavailable(message, 503, refusal.code, refusal.field, refusal.request_id)
 
     def _json(self, response: requests.Response) -> Any:
         try:
@@ -270,6 +296,22 @@ def _about_the_headline(message: str, field: str) -> str:
     """The API names a headline by its place in the request ("headlines[3] has ..."); that
     place means nothing to a caller whose batch was split, so say "the headline" instead."""
     return "the headline" + message[len(field):] if field and message.startswith(field) else message
+
+
+def _caused_by_name_resolution(error: BaseException) -> bool:
+    """Whether a connection error comes from DNS: requests wraps urllib3's errors, which wrap
+    the resolver's ``socket.gaierror``, through arguments, ``reason`` and exception chaining."""
+    seen: set[int] = set()
+    pending: list[object] = [error]
+    while pending:
+        item = pending.pop()
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        if isinstance(item, socket.gaierror):
+            return True
+        seen.add(id(item))
+        pending += [*item.args, getattr(item, "reason", None), item.__cause__, item.__context__]
+    return False
 
 
 def _retry_after(response: requests.Response) -> float:

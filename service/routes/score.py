@@ -12,7 +12,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify
 
 from service.config import Settings
-from service.loaded_model import current_model
+from service.model_holder import current_model
 from service.openapi import error_responses, json_body, json_response, ref
 from service.validation import (
     batch_texts,
@@ -23,7 +23,7 @@ from service.validation import (
     required,
 )
 
-blueprint = Blueprint("api", __name__)
+blueprint = Blueprint("score", __name__)
 
 
 def _settings() -> Settings:

@@ -12,7 +12,10 @@ import contextlib
 import csv
 import io
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -22,11 +25,13 @@ from pathlib import Path
 import lxml.html
 import pytest
 
+from batch import cli
 from batch.audit import command
 from batch.audit.report import html_report, place_cues, write_table
 from batch.audit.sources import USER_AGENT, FetchLimits, SourceError, load_source
 from headline_scorer.audit import Bands, audit_documents
 from headline_scorer.extract import Document, ExtractionError, detect_format, extract, reads_as_headline
+from headline_scorer.paths import PROJECT_ROOT
 from headline_scorer.scorer import Cue, HeadlineScorer
 
 FIXTURES = Path(__file__).parent / "fixtures" / "audit"
@@ -426,3 +431,25 @@ def test_html_report_is_self_contained(scorer: HeadlineScorer) -> None:
     assert len(root.xpath('//li[contains(@class, "headline-card")]')) == len(audit.headlines)
     assert root.xpath('//mark[contains(@class, "cue")]')  # cue words marked in place
     assert audit.model_version in root.text_content()
+
+
+# ------------------------------------------------------------------------------ headline-score
+
+def test_headline_score_audit_runs_as_a_subcommand(models_root: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "batch.cli", "audit", str(FIXTURES / "feed.atom"), "no-such-feed.xml"],
+        env={**os.environ, "HEADLINE_MODELS_DIR": str(models_root), "HEADLINE_MODEL_DIR": ""},
+        capture_output=True, text=True, timeout=120, cwd=PROJECT_ROOT)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("3 distinct headlines (3 found) in 1 source: ")
+    assert result.stderr == "error: no-such-feed.xml: cannot open (No such file or directory)\n"
+
+
+def test_a_file_named_audit_is_still_scored(models_root: Path, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "audit").write_text("Storm closes schools across the north\n")
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["./audit", "--model", str(models_root)]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["headline"] == "Storm closes schools across the north" and "score" in record

@@ -22,10 +22,10 @@ import requests
 
 from batch.audit.report import html_report, write_csv, write_jsonl, write_table
 from batch.audit.sources import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, FetchLimits, SourceError, load_source
-from headline_scorer.artifact import ModelError, load_model
+from batch.scoring import load_batch_model
+from headline_scorer.artifact import ModelError
 from headline_scorer.audit import Audit, SourceOutcome, audit_documents
 from headline_scorer.extract import FORMATS
-from headline_scorer.paths import Paths
 from headline_scorer.scorer import HeadlineScorer
 
 OUTPUT_FORMATS = ("csv", "jsonl")
@@ -81,9 +81,7 @@ def read_sources(sources: list[str], limits: FetchLimits) -> tuple[list, list[So
 def run(args: argparse.Namespace) -> int:
     """Audit ``args.sources`` and show the result (see the module docstring)."""
     try:
-        paths = Paths.from_env()
-        artifact = load_model(args.model or paths.model_dir, None if args.model else paths.models_root)
-        scorer = HeadlineScorer.from_artifact(artifact)
+        scorer = HeadlineScorer.from_artifact(load_batch_model(args.model))
     except ModelError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

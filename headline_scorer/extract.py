@@ -25,6 +25,7 @@ byline or a menu.
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -241,6 +242,11 @@ def _headers(document: Document) -> dict[str, str]:
 
 def _parse_html(source: str, data: bytes, charset: str | None) -> HtmlElement | None:
     """The page's root element (None for an empty page), parsed by libxml2 through lxml."""
+    if charset is not None:
+        try:
+            codecs.lookup(charset)
+        except LookupError:
+            charset = None  # a server's typo is no reason to refuse the page: detect instead
     if charset is None:
         # Without a declared charset libxml2 assumes Latin-1; most pages today are UTF-8.
         try:
@@ -250,9 +256,9 @@ def _parse_html(source: str, data: bytes, charset: str | None) -> HtmlElement | 
             pass
     # huge_tree: libxml2 would silently drop what lies deeper than 256 elements; the walk
     # below refuses such a page by name instead.
-    parser = lxml.html.HTMLParser(encoding=charset, huge_tree=True, remove_comments=True,
-                                  remove_pis=True)
     try:
+        parser = lxml.html.HTMLParser(encoding=charset, huge_tree=True, remove_comments=True,
+                                      remove_pis=True)
         return lxml.html.document_fromstring(data, parser=parser)
     except etree.ParserError:
         return None  # nothing but whitespace: a page without headlines

@@ -154,6 +154,12 @@ def test_format_is_detected_from_content_then_media_type_then_suffix() -> None:
     assert detect_format(Document("f", words, "no-suffix")) == "text"
 
 
+def test_unknown_declared_charset_is_ignored() -> None:
+    page = "<html><body><h1>Caf\u00e9 owners win their fight with the council</h1></body></html>"
+    document = Document("u", page.encode("utf-8"), "http://h/x", "text/html", "x-nonsense")
+    assert [f.text for f in extract(document)[1]] == ["Caf\u00e9 owners win their fight with the council"]
+
+
 def test_forced_format_reads_markup_as_text() -> None:
     kind, found = extract(fixture("front.html"), "text")
     assert kind == "text"

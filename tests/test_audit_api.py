@@ -100,6 +100,14 @@ def test_bad_requests_are_422_naming_the_field(client: FlaskClient, body: dict, 
     error_of(post(client, body), 422, code, field)
 
 
+def test_lone_surrogates_and_nul_characters_are_no_failure(client: FlaskClient) -> None:
+    body = '{"document": "<h1>Storm\\ud800 closes schools across the\\u0000 north</h1>"}'
+    response = call(client, "POST", "/v1/audit", data=body, content_type="application/json")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert [h["headline"] for h in response.get_json()["headlines"]] == [
+        "Storm\ufffd closes schools across the\ufffd north"]
+
+
 def test_more_distinct_headlines_than_a_batch_is_422(client: FlaskClient) -> None:
     lines = [f"Council number {i} approves a new budget for the city" for i in range(MAX_BATCH + 1)]
     error = error_of(post(client, {"document": "\n".join(lines)}), 422, "batch_too_large", "document")

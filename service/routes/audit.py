@@ -8,6 +8,7 @@ so it cannot be made to request anything. Headlines are found, merged and scored
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify
@@ -22,6 +23,7 @@ from service.validation import optional, read_json_object, reject_unknown_fields
 
 blueprint = Blueprint("audit", __name__)
 FIELD = "document"
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @blueprint.post("/v1/audit")
@@ -33,7 +35,10 @@ def audit() -> Response:
     fmt = optional(body, "format", str, "a string", None)
     if fmt is not None and fmt not in FORMATS:
         raise ValidationError("invalid_format", f"format must be one of {', '.join(FORMATS)}", "format")
-    places, outcomes = find_headlines([Document(FIELD, text.encode("utf-8"), FIELD, charset="utf-8")], fmt)
+    # JSON may carry lone surrogates, which UTF-8 cannot hold: each becomes U+FFFD, as a
+    # broken byte sequence in a fetched page does.
+    data = _LONE_SURROGATE.sub("\ufffd", text).encode("utf-8")
+    places, outcomes = find_headlines([Document(FIELD, data, FIELD, charset="utf-8")], fmt)
     outcome = outcomes[0]
     if outcome.error is not None:
         # Read but empty, or not readable as the kind it is (XML that is no feed, HTML nested

@@ -271,6 +271,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, (FIXTURES / "dump.txt").read_bytes(), "text/plain; charset=utf-8")
         elif path == "/moved":
             self._send(301, b"", "text/plain", Location="/front")
+        elif path == "/to-file":
+            self._send(302, b"", "text/plain", Location="file:///etc/passwd")
         elif path in ("/loop-a", "/loop-b"):
             self._send(302, b"", "text/plain", Location="/loop-b" if path == "/loop-a" else "/loop-a")
         elif path.startswith("/hop/"):
@@ -334,6 +336,7 @@ def test_fetch_sends_a_user_agent_and_follows_a_redirect(site: str) -> None:
     ("/huge-declared", r"/huge-declared: 50 MiB \(Content-Length\) is larger than the 512 KiB limit$"),
     ("/huge-streamed", r"/huge-streamed: larger than the 512 KiB limit"),
     ("/missing", r"/missing: HTTP 404 Not Found$"),
+    ("/to-file", r"/to-file: redirects to file:///etc/passwd, which is not an http\(s\) URL$"),
 ])
 def test_fetch_failures_name_the_source(site: str, path: str, message: str) -> None:
     limits = FetchLimits(timeout=0.5, max_bytes=512 * 1024)
@@ -443,11 +446,14 @@ def test_html_report_is_self_contained(scorer: HeadlineScorer) -> None:
 
 def test_headline_score_audit_runs_as_a_subcommand(models_root: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "batch.cli", "audit", str(FIXTURES / "feed.atom"), "no-such-feed.xml"],
+        [sys.executable, "-m", "batch.cli", "audit", str(FIXTURES / "feed.atom"), "no-such-feed.xml", "-"],
         env={**os.environ, "HEADLINE_MODELS_DIR": str(models_root), "HEADLINE_MODEL_DIR": ""},
-        capture_output=True, text=True, timeout=120, cwd=PROJECT_ROOT)
+        input=(FIXTURES / "dump.txt").read_text(), capture_output=True, text=True, timeout=120,
+        cwd=PROJECT_ROOT)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("3 distinct headlines (3 found) in 1 source: ")
+    assert result.stdout.startswith("8 distinct headlines (9 found) in 2 sources: ")
+    assert "- (line 20)" in result.stdout  # standard input, named "-"
+    assert "feed.atom (https://planet.example/2026/12/05/moon-ice) +1" in result.stdout  # and line 4
     assert result.stderr == "error: no-such-feed.xml: cannot open (No such file or directory)\n"
 
 

@@ -389,7 +389,9 @@ def test_command_audits_the_good_sources_and_names_the_bad(
     assert [float(r["score"]) for r in rows] == sorted((float(r["score"]) for r in rows), reverse=True)
     dog = next(r for r in rows if r["headline"] == DOG)
     assert dog["count"] == "4" and f"{site}/feed (https://planet.example/2026/12/05/dog)" in dog["found_in"]
-    assert report.read_text().count('class="headline-card') == 14
+    html = report.read_text()
+    assert html.count('class="headline-card') == 14
+    assert "Sources not audited" in html and f"{site}/loop-a: redirect loop" in html
 
 
 def test_command_fails_only_when_nothing_is_audited(

@@ -46,13 +46,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output-format", choices=OUTPUT_FORMATS, default=None,
                         help="csv or jsonl (default: from --output's suffix, else jsonl)")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
-                        help=f"seconds to connect and between reads of a URL (default {DEFAULT_TIMEOUT:g})")
+                        help=f"seconds to connect to a URL and between two reads of it (default "
+                             f"{DEFAULT_TIMEOUT:g}); a whole download gets three times as long")
     parser.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES,
                         help=f"largest source read, in bytes (default {DEFAULT_MAX_BYTES:,})")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="headline-score audit", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="headline-score audit",
+        description="Find the headlines of feeds, pages and text dumps, score each once and rank "
+                    "them, most sensational first.",
+        epilog="Exit status: 0 when any headline was audited (a source that failed is named on "
+               "stderr), 1 when none could be, 2 when there is no usable model.")
     add_arguments(parser)
     args = parser.parse_args(argv)
     if args.timeout <= 0 or args.max_bytes < 1:

@@ -16,6 +16,7 @@ from headline_scorer.extract import Document, ExtractionError, extract
 from headline_scorer.scorer import EmptyHeadline, HeadlineScorer, ScoredHeadline
 
 BANDS = ("neutral", "borderline", "sensational")
+_KIND_NAMES = {"feed": "feed", "html": "HTML page", "text": "text"}
 
 
 @dataclass(frozen=True)
@@ -116,9 +117,6 @@ def find_headlines(documents: list[Document], fmt: str | None = None
             places.setdefault(item.text, []).append(Occurrence(document.source, item.where))
         outcomes.append(SourceOutcome(document.source, kind, len(found)))
     return places, outcomes
-
-
-_KIND_NAMES = {"feed": "feed", "html": "HTML page", "text": "text"}
 
 
 def audit_documents(documents: list[Document], scorer: HeadlineScorer, fmt: str | None = None,

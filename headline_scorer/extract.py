@@ -187,7 +187,9 @@ def reads_as_headline(text: str, min_words: int = MIN_WORDS) -> bool:
         return False
     if text.endswith((".", ",", ";", ":")) and not text.endswith(("...", "\u2026")):
         return False
-    if not (text[0].isupper() or text[0].isdigit() or text[0] in "\"'\u2018\u201c\u00ab(["):
+    first = words[0]
+    if not (first[0].isupper() or first[0].isdigit() or first[0] in "\"'\u2018\u201c\u00ab(["
+            or first[1:2].isupper()):  # "iPhone sales fall", "eBay ..."
         return False  # a phrase out of running text ("as we reported last month")
     if sum(any(ch.isalpha() for ch in w) for w in words) * 2 < len(words):
         return False  # mostly numbers or symbols: scores, prices, timestamps

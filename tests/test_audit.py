@@ -132,6 +132,7 @@ def test_text_dump_keeps_headline_lines_with_line_numbers() -> None:
     ("By Jane Smith", False),
     ("Photo: Lunar Agency archive picture", False),
     ("as we reported last month", False),
+    ("iPhone sales fall for a third quarter", True),
     ("Home | World | Business | Sport", False),
     ("Two words", False),
     (" ".join(["word"] * 30).capitalize(), False),

@@ -94,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
     limits = FetchLimits(timeout=args.timeout, max_bytes=args.max_bytes)
     documents, failed = read_sources(args.sources, limits)
     audit = audit_documents(documents, scorer, args.format, failed)
+    # Outcomes in the order the sources were given (a source given twice: its first place).
     order = {source: i for i, source in reversed(list(enumerate(args.sources)))}
     audit.sources.sort(key=lambda outcome: order.get(outcome.source, len(order)))
     for outcome in audit.sources:

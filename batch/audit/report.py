@@ -26,7 +26,6 @@ _RESET = "\033[0m"
 # Named cues with no single place in the text (ALL-CAPS words, length bands, ...).
 _NAMED_CUES = frozenset((*STYLE_FEATURES, *PHRASING_FEATURES, *MARKER_CUES.values()))
 _SINGLE_MARKS = {"exclamation mark": re.compile("!"), "question mark": re.compile(r"\?")}
-_WORD = r"[^\W]"
 # Words of a phrase cue may be separated by punctuation and one-character words that the
 # model's word tokens skip ("won't believe" holds the phrase "won believe").
 _PHRASE_GAP = r"\W+(?:\w\W+)*"
@@ -67,9 +66,11 @@ def write_table(audit: Audit, stream: IO[str], colour: bool, width: int | None =
     header = ("#", "score", "band", "n", "headline", "found in")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(6)]
     if width is not None:
-        fixed = sum(widths[:4]) + 2 * 5 + min(widths[5], 30)
-        widths[4] = max(20, min(widths[4], width - fixed))
-        widths[5] = max(10, min(widths[5], width - fixed + min(widths[5], 30) - widths[4] - 2))
+        # What the rank, score, band and count columns and the five gaps leave, shared by the
+        # headline (at least 20) and where it was found (up to 30 kept for it when short of room).
+        room = width - sum(widths[:4]) - 2 * 5
+        widths[4] = max(20, min(widths[4], room - min(widths[5], 30)))
+        widths[5] = max(10, min(widths[5], room - widths[4]))
     print(_line(header, widths), file=stream)
     for row, headline in zip(rows, audit.headlines):
         cells = list(row)
@@ -156,7 +157,7 @@ def _cue_pattern(text: str) -> re.Pattern[str] | None:
     words = [re.escape(w) for w in text.split()]
     if not words:
         return None
-    return re.compile(rf"(?<!{_WORD}){_PHRASE_GAP.join(words)}(?!{_WORD})", re.IGNORECASE)
+    return re.compile(rf"(?<!\w){_PHRASE_GAP.join(words)}(?!\w)", re.IGNORECASE)
 
 
 def _signed(weight: float) -> str:

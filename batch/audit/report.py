@@ -66,10 +66,10 @@ def write_table(audit: Audit, stream: IO[str], colour: bool, width: int | None =
     header = ("#", "score", "band", "n", "headline", "found in")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(6)]
     if width is not None:
-        # What the rank, score, band and count columns and the five gaps leave, shared by the
-        # headline (at least 20) and where it was found (up to 30 kept for it when short of room).
+        # What the rank, score, band and count columns and the five gaps leave goes to the
+        # headline first (the editor reads it whole), then to where it was found.
         room = width - sum(widths[:4]) - 2 * 5
-        widths[4] = max(20, min(widths[4], room - min(widths[5], 30)))
+        widths[4] = max(20, min(widths[4], room - 10))
         widths[5] = max(10, min(widths[5], room - widths[4]))
     print(_line(header, widths), file=stream)
     for row, headline in zip(rows, audit.headlines):

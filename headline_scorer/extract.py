@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import codecs
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import PurePath
 
@@ -78,6 +77,7 @@ _DATE_WORDS = _MONTHS | _DAYS | {"am", "pm", "gmt", "utc", "bst", "est", "edt", 
                                  "yesterday", "st", "nd", "rd", "th"}
 _CAPTION_PREFIXES = ("by ", "photo:", "photograph:", "image:", "picture:", "credit:", "source:",
                      "copyright", "\u00a9", "(c) ", "words by", "reporting by", "video:")
+_COPYRIGHT = ("\u00a9", "(c) ", "copyright")
 _MENU_SEPARATORS = re.compile(r"\s[|\u2022\u00b7/>\u203a\u00bb]\s")
 
 # Tags, ARIA roles and class/id words of the parts of a page that hold no headlines of its own.
@@ -398,12 +398,13 @@ def _selector(element: HtmlElement) -> str:
 # ------------------------------------------------------------------------------ text
 
 def text_headlines(text: str) -> list[Found]:
-    """The lines of a plain-text dump that read as headlines, with their line numbers."""
-    return list(_text_lines(text))
+    """The lines of a plain-text dump that read as headlines, with their line numbers.
 
-
-def _text_lines(text: str) -> Iterator[Found]:
-    for number, line in enumerate(text.splitlines(), start=1):
-        clean = normalise_text(line)
-        if clean and reads_as_headline(clean):
-            yield Found(clean, f"line {number}")
+    A dump has no og:site_name to tell the masthead from a headline, but its copyright line
+    names the site: a line that the copyright line holds ("The Daily Planet" beside "(c) 2026
+    The Daily Planet. All rights reserved.") is the site's name, not a headline.
+    """
+    lines = [normalise_text(line) for line in text.splitlines()]
+    owners = [line.casefold() for line in lines if line.casefold().startswith(_COPYRIGHT)]
+    return [Found(line, f"line {number}") for number, line in enumerate(lines, start=1)
+            if line and reads_as_headline(line) and not any(line.casefold() in o for o in owners)]

@@ -68,11 +68,11 @@ def test_extraction_precision_and_recall_on_the_fixtures() -> None:
     # Feed titles are headlines by definition: nothing may be lost or added.
     for name in ("feed.rss", "feed.atom"):
         assert figures[name][0] == figures[name][1] == figures[name][2], name
-    # Today: 23 of 25 found are right (the text dump's site name and subheading are not
-    # headlines) and 23 of 24 are found (a three-word link is below the link minimum). The
-    # bounds sit just under those, so one more wrong or missed headline anywhere fails.
-    assert precision >= 0.9
-    assert recall >= 0.9
+    # Today: 23 of 24 found are right (the text dump's subheading is no headline) and 23 of 24
+    # are found (a three-word link is below the link minimum). The bounds sit just under those,
+    # so one more wrong or missed headline anywhere fails.
+    assert precision >= 0.93
+    assert recall >= 0.93
 
 
 def test_front_page_skips_navigation_footer_and_boilerplate() -> None:
@@ -117,6 +117,7 @@ def test_text_dump_keeps_headline_lines_with_line_numbers() -> None:
     assert by_text[DOG] == "line 20"
     for skipped in ("Saturday 5 December 2026", "Check Out Our Content", "Most Popular Articles",
                     "Home | World | Business | Sport | Science",
+                    "The Daily Planet",  # the site's name, as its copyright line gives it
                     "By Amal Okafor, Science correspondent"):
         assert skipped not in by_text
 
@@ -206,7 +207,7 @@ def test_audit_merges_duplicates_and_scores_each_once(scorer: HeadlineScorer) ->
     for h in audit.headlines:
         assert h.scored.score == scorer.score(h.headline).score  # the same as every other road
         assert h.band == Bands.around(scorer.threshold).of(h.scored.score)
-    assert [o.found for o in audit.sources] == [9, 5, 6]
+    assert [o.found for o in audit.sources] == [9, 5, 5]
 
 
 def test_a_source_without_headlines_is_named() -> None:
@@ -381,17 +382,17 @@ def test_command_audits_the_good_sources_and_names_the_bad(
         assert line.startswith(f"error: {source}: ")
     assert "not an RSS or Atom feed" in errors[1] and "no headlines found" in errors[2]
     lines = out.splitlines()
-    assert lines[0].startswith("14 distinct headlines (20 found) in 3 sources: ")
+    assert lines[0].startswith("13 distinct headlines (19 found) in 3 sources: ")
     assert lines[1].split() == ["#", "score", "band", "n", "headline", "found", "in"]
     assert "\033[" not in out  # not a terminal: no colours
     with output.open(newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert len(rows) == 14
+    assert len(rows) == 13
     assert [float(r["score"]) for r in rows] == sorted((float(r["score"]) for r in rows), reverse=True)
     dog = next(r for r in rows if r["headline"] == DOG)
     assert dog["count"] == "4" and f"{site}/feed (https://planet.example/2026/12/05/dog)" in dog["found_in"]
     html = report.read_text()
-    assert html.count('class="headline-card') == 14
+    assert html.count('class="headline-card') == 13
     assert "Sources not audited" in html and f"{site}/loop-a: redirect loop" in html
 
 
@@ -454,7 +455,7 @@ def test_headline_score_audit_runs_as_a_subcommand(models_root: Path) -> None:
         input=(FIXTURES / "dump.txt").read_text(), capture_output=True, text=True, timeout=120,
         cwd=PROJECT_ROOT)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("8 distinct headlines (9 found) in 2 sources: ")
+    assert result.stdout.startswith("7 distinct headlines (8 found) in 2 sources: ")
     assert "- (line 20)" in result.stdout  # standard input, named "-"
     assert "feed.atom (https://planet.example/2026/12/05/moon-ice) +1" in result.stdout  # and line 4
     assert result.stderr == "error: no-such-feed.xml: cannot open (No such file or directory)\n"

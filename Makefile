@@ -19,7 +19,7 @@ help:
 	@echo "make train   fit, evaluate and write a new model version under models/"
 	@echo "make tune    search hyperparameters on the training parts (reports/tuning.md)"
 	@echo "make limits  why targets are missed: learning curve, single-set models (reports/limits.md)"
-	@echo "make bench  benchmarks (scorer, HTTP vs naive app, Dask) -> benchmarks/RESULTS.md"
+	@echo "make bench  benchmarks (scorer, HTTP vs naive app, keep-alive, Dask, hostile traffic) -> benchmarks/*.md"
 	@echo "make loadtest  32 clients for 60 s against gunicorn -> benchmarks/LOADTEST.md"
 	@echo "make screenshot  README's picture of the page (docs/screenshot.png), full model"
 	@echo "make lint    ruff"
@@ -78,11 +78,13 @@ lint: $(STAMP)
 # Benchmarks drive the service with wrk (Debian package `wrk`) on loopback.
 WRK_CHECK := command -v wrk >/dev/null || { echo "make: the benchmarks need wrk: apt-get install wrk" >&2; exit 1; }
 
-# Scorer vs predict_proba, service vs a naive Flask app, Dask vs one process -> benchmarks/*.md
+# Scorer vs predict_proba, service vs a naive Flask app, keep-alive, Dask vs one process, hostile
+# traffic (memory-filling batches, slow clients by serving design; needs nginx) -> benchmarks/*.md
 bench: data $(MODEL)
 	@$(WRK_CHECK)
 	$(PY) benchmarks/bench.py
 	$(PY) benchmarks/bench_dask.py
+	$(PY) benchmarks/hostile.py
 
 # 32 clients for 60 s of mixed single and batch requests against gunicorn -> benchmarks/LOADTEST.md
 # make loadtest LOADTEST_ARGS="--duration 20 --reloads 4"

@@ -8,6 +8,9 @@ machine in the same state (it may be noisy; the ratios hold better than the abso
 - in-process, 10,000 headlines: headlines/s of ``HeadlineScorer.score_many`` against
   ``pipeline.predict_proba`` on the same list;
 - model load time, and the time of each step (imports, verified load, scorer);
+- what the HTTP contract costs per request, in-process: a single and a 1,000-headline request
+  body decoded and validated through its model (``service.contract``), against decoding alone
+  and decoding plus the normalisation any check of the limits needs; and encoding the answer;
 - over HTTP, through gunicorn with the service's own settings and default workers, for the
   service (``service:create_app()``) and for the naive baseline (``benchmarks/naive_app.py``):
   time from process start to the first 200, resident memory per worker (shared and private,
@@ -15,7 +18,10 @@ machine in the same state (it may be noisy; the ratios hold better than the abso
   requests at 1, 8 and 32 concurrent clients, and headlines/s of batch requests of 100 and
   1,000 headlines. The load generator is ``wrk`` (Debian package ``wrk``) with a Lua script
   that sends real headlines in turn; everything is on the loopback interface, each run lasts
-  ``--duration`` seconds.
+  ``--duration`` seconds;
+- keep-alive: one headline from 8 wrk clients that reuse their connections, against gunicorn's
+  sync workers, its gthread workers (THREADS=4) and nginx (deploy/nginx/headline-scorer.conf)
+  in front of sync workers: requests/s, p50 / p99, and whether a connection is reused.
 
 It writes ``benchmarks/results.json`` and ``benchmarks/RESULTS.md`` (the machine, versions,
 date, every figure, and each target of issue 7 with its ratio and whether it passes) and
@@ -46,6 +52,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: python benchmarks/bench.py
     sys.path.insert(0, str(ROOT))
@@ -54,6 +62,9 @@ from benchmarks.wrk_lua import WRK_DONE_AS_JSON  # noqa: E402
 from headline_scorer.artifact import git_commit, load_model  # noqa: E402
 from headline_scorer.scorer import HeadlineScorer  # noqa: E402
 from headline_scorer.text import normalise_text  # noqa: E402
+from service.config import Settings  # noqa: E402
+from service.contract import BatchRequest, ScoreRequest, validate  # noqa: E402
+from tests.nginx_front import Nginx  # noqa: E402
 
 GUNICORN = Path(sys.executable).parent / "gunicorn"
 # The app and its gunicorn configuration; the naive one copies the service's settings.
@@ -240,6 +251,59 @@ def measure_batch_cycle(model_dir: Path, headlines: list[str], size: int, second
             "headlines_per_s": done / elapsed}
 
 
+def measure_contract(model_dir: Path, headlines: list[str], batch_size: int = 1000, passes: int = 5
+                     ) -> dict[str, Any]:
+    """Median µs per request body of each step between the bytes of a request and the bytes of
+    its answer that the contract touches: decoding (``json.loads``), decoding and normalising
+    each headline (the floor: any check of the length limit does that), decoding and
+    validating through the contract model, and encoding the answer with orjson as the app
+    does (answers are plain dicts, not validated). For single bodies (``/v1/score``, one per
+    headline) and for batch bodies of ``batch_size`` headlines (``/v1/score/batch``), each
+    timed ``passes`` times."""
+    settings = Settings()
+    scorer = HeadlineScorer.from_artifact(load_model(model_dir))
+    singles = [json.dumps({"headline": h}).encode() for h in headlines]
+    batches = [json.dumps({"headlines": headlines[i:i + batch_size]}).encode()
+               for i in range(0, len(headlines) - batch_size + 1, batch_size)]
+    single_answers = [{**scorer.score(h, explain=True).as_dict(), "threshold": scorer.threshold,
+                       "model_version": scorer.version} for h in headlines[:len(singles)]]
+    batch_answers = [{"model_version": scorer.version, "threshold": scorer.threshold,
+                      "results": [r.as_dict() for r in scorer.score_texts(json.loads(b)["headlines"])]}
+                     for b in batches]
+
+    def floor_single(body: bytes) -> object:
+        return normalise_text(json.loads(body)["headline"])
+
+    def floor_batch(body: bytes) -> object:
+        return [normalise_text(h) for h in json.loads(body)["headlines"]]
+
+    ways: dict[str, tuple[Callable[[Any], object], Callable[[Any], object]]] = {
+        "decode": (json.loads, json.loads),
+        "decode_normalise": (floor_single, floor_batch),
+        "decode_contract": (lambda b: validate(ScoreRequest, json.loads(b), settings),
+                            lambda b: validate(BatchRequest, json.loads(b), settings)),
+        "encode_answer": (orjson.dumps, orjson.dumps),
+    }
+    result: dict[str, Any] = {"singles": len(singles), "batches": len(batches), "batch_size": batch_size,
+                              "passes": passes}
+    clock = time.perf_counter
+    for name, (single, batch) in ways.items():
+        inputs = ((single_answers, batch_answers * passes) if name == "encode_answer"
+                  else (singles, batches * passes))
+        timings = []
+        for call, items in zip((single, batch), inputs):
+            for item in items[:10]:  # warm up
+                call(item)
+            seconds = []
+            for item in items:
+                start = clock()
+                call(item)
+                seconds.append(clock() - start)
+            timings.append(statistics.median(seconds) * 1e6)
+        result[name] = {"single_us": timings[0], "batch_us": timings[1]}
+    return result
+
+
 # --- HTTP ---------------------------------------------------------------------------------
 
 WRK_SCRIPT = r"""
@@ -306,13 +370,14 @@ def memory_of(pid: int) -> dict[str, float]:
 class Server:
     """One gunicorn master with the service's settings, on a free loopback port."""
 
-    def __init__(self, name: str, model_dir: Path, log_dir: Path):
+    def __init__(self, name: str, model_dir: Path, log_dir: Path, **environment: str):
         self.name = name
         self.port = free_port()
         env = dict(os.environ, HOST="127.0.0.1", PORT=str(self.port),
                    HEADLINE_MODEL_DIR=str(model_dir))
         env.pop("WORKERS", None)  # the default number of workers
-        self.log_path = log_dir / f"{name}.log"
+        env.update(environment)
+        self.log_path = log_dir / f"{name}-{self.port}.log"
         self._log = self.log_path.open("wb")
         self.started = time.monotonic()
         app, config = APPS[name]
@@ -424,6 +489,57 @@ def measure_http(name: str, model_dir: Path, headlines: list[str], duration: flo
         return result
     finally:
         server.stop()
+
+
+# The ways a client that reuses its connections can reach the service: gunicorn's sync workers
+# answer "Connection: close", its gthread workers keep the connection, and nginx in front
+# (deploy/nginx/headline-scorer.conf) keeps the client's whatever the workers do.
+KEEP_ALIVE_CLIENTS = 8
+KEEP_ALIVE_DESIGNS = {
+    "gunicorn sync workers, direct": ({}, False),
+    "gunicorn gthread workers (THREADS=4), direct": ({"THREADS": "4"}, False),
+    "nginx in front of gunicorn sync workers": ({}, True),
+}
+
+
+def connection_reused(port: int, body: dict) -> bool:
+    """Whether two requests on one HTTP/1.1 connection travel on the same socket."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        sockets = []
+        for _ in range(2):
+            connection.request("POST", "/v1/score", json.dumps(body), {"Content-Type": "application/json"})
+            connection.getresponse().read()
+            sockets.append(connection.sock)  # None once the server has closed it
+        return sockets[0] is not None and sockets[0] is sockets[1]
+    finally:
+        connection.close()
+
+
+def measure_keep_alive(model_dir: Path, headline: str, duration: float, work_dir: Path) -> dict[str, Any]:
+    """One headline, 8 wrk clients that reuse their connections, for each way in."""
+    script = work_dir / "bodies.lua"
+    script.write_text(WRK_SCRIPT)
+    body = {"headline": headline}
+    bodies = write_bodies(work_dir / "keep-alive.jsonl", [body])
+    result: dict[str, Any] = {}
+    for design, (environment, with_nginx) in KEEP_ALIVE_DESIGNS.items():
+        server = Server("service", model_dir, work_dir, **environment)
+        nginx = None
+        try:
+            server.wait_first_200(body)
+            time.sleep(0.5)
+            nginx = Nginx(server.port, work_dir / f"nginx-{server.port}") if with_nginx else None
+            port = nginx.port if nginx else server.port
+            run_wrk(port, "/v1/score", bodies, script, KEEP_ALIVE_CLIENTS, min(duration, 3.0))  # warm-up
+            run = run_wrk(port, "/v1/score", bodies, script, KEEP_ALIVE_CLIENTS, duration)
+            run["connection_reused"] = connection_reused(port, body)
+            result[design] = run
+        finally:
+            if nginx:
+                nginx.stop()
+            server.stop()
+    return result
 
 
 # --- report -------------------------------------------------------------------------------
@@ -581,6 +697,29 @@ def markdown(results: dict[str, Any]) -> str:
         f"(model load total {load['model_load_s']:.2f} s); a bare `joblib.load` "
         f"{load['joblib_load_s']:.2f} s.",
     ]
+    contract = ip.get("contract")
+    if contract:
+        size = contract["batch_size"]
+        lines += [
+            "",
+            f"The HTTP contract per request body (median of {contract['singles']:,} single bodies, and "
+            f"of {contract['batches']} bodies of {size:,} headlines timed {contract['passes']} times each; "
+            "answers are plain dicts encoded by orjson, not validated):",
+            "",
+            f"| | one headline, µs | {size:,} headlines, µs |",
+            "|---|---|---|",
+        ]
+        for name, label in (("decode", "`json.loads(body)`"),
+                            ("decode_normalise", "`json.loads` + `normalise_text` of each headline "
+                                                 "(the floor of any limit check)"),
+                            ("decode_contract", "`json.loads` + validation by the contract model"),
+                            ("encode_answer", "encoding the answer (orjson, with cues)")):
+            row = contract[name]
+            lines.append(f"| {label} | {_fmt(row['single_us'])} | {_fmt(row['batch_us'])} |")
+        over = {k: contract["decode_contract"][k] - contract["decode_normalise"][k]
+                for k in ("single_us", "batch_us")}
+        lines.append(f"| the contract over the floor | {_fmt(over['single_us'])} | "
+                     f"{_fmt(over['batch_us'])} |")
 
     http = results.get("http")
     if http:
@@ -625,6 +764,23 @@ def markdown(results: dict[str, Any]) -> str:
                     (f"worker {i + 1}", w) for i, w in enumerate(memory["workers"])]:
                 lines.append(f"| {name} {label} | {_fmt(mem['Rss'])} | {_fmt(mem['Pss'])} | "
                              f"{_fmt(mem['Shared'])} | {_fmt(mem['Private'])} |")
+    keep_alive = results.get("keep_alive")
+    if keep_alive:
+        lines += [
+            "",
+            f"## Keep-alive: one headline, {KEEP_ALIVE_CLIENTS} clients reusing their connections",
+            "",
+            f"wrk keeps each connection open when the server lets it; each run lasts "
+            f"{results['duration_s']:g} s. 'Reused' is whether two requests on one connection "
+            "travel on the same socket.",
+            "",
+            "| way in | reused | requests/s | p50 ms | p99 ms | errors |",
+            "|---|---|---|---|---|---|",
+        ]
+        for design, run in keep_alive.items():
+            lines.append(f"| {design} | {'yes' if run['connection_reused'] else 'no'} | "
+                         f"{_fmt(run['requests_per_s'], 0)} | {_fmt(run['p50_ms'], 2)} | "
+                         f"{_fmt(run['p99_ms'], 2)} | {sum(run['errors'].values())} |")
     lines.append("")
     return "\n".join(lines)
 
@@ -673,6 +829,7 @@ def main(argv: list[str] | None = None) -> int:
         "batch": measure_batch(model_dir, headlines[:args.headlines]),
         # The same batches of 1,000 as the HTTP runs send (measure_http: 20 of them).
         "batch_cycle_1000": measure_batch_cycle(model_dir, headlines[:1000 * 20], 1000),
+        "contract": measure_contract(model_dir, headlines[:args.headlines]),
     }
     if not args.no_http:
         results["http"] = {}
@@ -680,6 +837,8 @@ def main(argv: list[str] | None = None) -> int:
             for name in APPS:
                 print(f"bench: HTTP, {name} ...", file=sys.stderr)
                 results["http"][name] = measure_http(name, model_dir, headlines, args.duration, Path(work))
+            print("bench: HTTP, keep-alive ...", file=sys.stderr)
+            results["keep_alive"] = measure_keep_alive(model_dir, headlines[0], args.duration, Path(work))
     results["load_average"]["end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     results["targets"] = [dict(vars(t), passed=t.passed, margin=t.margin) for t in targets(results)]
 

@@ -66,6 +66,10 @@ class ModelArtifact:
     def threshold(self) -> float:
         return float(self.manifest["threshold"])
 
+    @property
+    def model_file(self) -> Path:
+        return self.directory / str(self.manifest.get("model_file", MODEL_FILE))
+
 
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()

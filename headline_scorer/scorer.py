@@ -13,7 +13,8 @@ Why it is fast, and still exact:
   lower-casing a headline once for every part that lower-cases the same way;
 - a word's character n-grams depend on that word alone, so each word's vocabulary columns
   and their summed weights are remembered (the words of the word vocabulary are worked out
-  when the scorer is built, others when first seen, in a bounded memory);
+  when the scorer is built, others of a word's usual length when first seen, in a bounded
+  memory);
 - a term that occurs once has tf 1 (sublinear or not), so a headline's sums are the sums of
   its words' remembered sums, corrected for the few columns that occur more than once;
 - big batches without explanations count every term at once with one sparse product
@@ -40,7 +41,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 
-from headline_scorer.artifact import ModelArtifact, ModelError
+from headline_scorer.artifact import RETRAIN_HINT, ModelArtifact, ModelError
 from headline_scorer.features import HEADLINE_END, HEADLINE_START, NamedFeatures, lower_with_bounds
 from headline_scorer.text import EMPTY_HEADLINE_MESSAGE, normalise_text
 
@@ -52,6 +53,13 @@ _EDGE_PUNCTUATION = re.compile(r"^\W+|\W+$")
 # remembers; past this the memory is emptied and refilled, so a worker's memory stays bounded
 # whatever text it is sent.
 WORD_CACHE_SIZE = 20_000
+# Only words of at most this many characters are remembered. A remembered word holds one
+# column per n-gram found, so its size grows with its length: 20,000 remembered strings of
+# 1,000 characters held 600 MB of a worker, while a 40-character word has at most 120 n-grams
+# of 2-4 characters (about 1 KB of columns), so a full memory stays near 30 MB. Real words are
+# shorter; a longer one is worked out again each time it comes (benchmarks/hostile.py
+# measures what that costs).
+MAX_CACHED_WORD = 40
 # Padded word lengths whose n-gram positions are remembered (longer words are rare).
 MAX_SLICED_LENGTH = 64
 # From this many headlines, score_many(explain=False) scores them as one sparse product;
@@ -185,6 +193,10 @@ class _TfidfPart:
         for term, j in self.index.items():
             self.terms[j] = term
         idf = np.asarray(vectorizer.idf_, dtype=np.float64) if vectorizer.use_idf else np.ones(width)
+        if idf.shape != (width,):
+            raise ModelError(f"feature part {name!r}: {width} terms but idf of shape {idf.shape}")
+        if not np.isfinite(idf).all():
+            raise ModelError(f"feature part {name!r}: its idf holds NaN or infinite values")
         weight = idf * np.asarray(coef, dtype=np.float64)  # one term's logit before the norm
         # Per column, in whole units: the weight, idf squared (l2) and idf (l1).
         self.weight, self.weight_unit = _in_units(weight)
@@ -194,6 +206,7 @@ class _TfidfPart:
         self.idf_squared_array = np.asarray(self.idf_squared, dtype=np.int64)
         self.idf_array = np.asarray(self.idf, dtype=np.int64)
         self._slices_by_length: dict[int, tuple[slice, ...]] = {}
+        self._packed = _PackedNgrams.of(self.index, self.min_n, self.max_n) if self.char else None
         self._known_words: dict[str, _Word] = {}  # worked out when the scorer is built
         self._seen_words: dict[str, _Word] = {}  # met in headlines since, bounded
 
@@ -209,14 +222,17 @@ class _TfidfPart:
         known = self._known_words.get(word) or self._seen_words.get(word)
         if known is None:
             known = self._work_out(word)
-            if len(self._seen_words) >= WORD_CACHE_SIZE:
-                self._seen_words.clear()
-            self._seen_words[word] = known
+            if len(word) <= MAX_CACHED_WORD:
+                if len(self._seen_words) >= WORD_CACHE_SIZE:
+                    self._seen_words.clear()
+                self._seen_words[word] = known
         return known
 
     def _work_out(self, word: str) -> _Word:
         """scikit-learn's ``_char_wb_ngrams`` of one word, as vocabulary columns and sums."""
         padded = " " + word + " "
+        if len(word) > MAX_CACHED_WORD and self._packed is not None and len(padded) > self.max_n:
+            return self._work_out_long(padded)
         found = [j for j in map(self.index.get, map(padded.__getitem__, self._slices(len(padded))))
                  if j is not None]
         if not found:
@@ -224,6 +240,17 @@ class _TfidfPart:
         return (tuple(found), sum(map(self.weight.__getitem__, found)),
                 sum(map(self.idf_squared.__getitem__, found)) if self.idf_squared else 0,
                 sum(map(self.idf.__getitem__, found)) if self.idf else 0)
+
+    def _work_out_long(self, padded: str) -> _Word:
+        """:meth:`_work_out` of a long padded word (longer than ``max_n``), in numpy: the same
+        columns in the same order, and the same sums (64-bit integer sums are exact here: a
+        word of at most a few thousand n-grams of at most 2**44 units each)."""
+        columns = self._packed.columns_of(padded)  # type: ignore[union-attr]
+        if not columns.size:
+            return _NO_NGRAMS
+        return (tuple(columns.tolist()), int(self.weight_array[columns].sum()),
+                int(self.idf_squared_array[columns].sum()) if self.idf_squared else 0,
+                int(self.idf_array[columns].sum()) if self.idf else 0)
 
     def _slices(self, length: int) -> tuple[slice, ...]:
         """The char_wb n-gram positions in a padded word of ``length`` characters."""
@@ -389,6 +416,67 @@ class _TfidfPart:
         return dot.astype(np.float64) * self.weight_unit / norm, too_big
 
 
+class _PackedNgrams:
+    """A char part's vocabulary as sorted 64-bit keys, so the n-grams of a long word are looked
+    up with a few numpy operations rather than one dictionary lookup each (a 1,000-character
+    word has 3,000 n-grams of 2-4 characters). Every character of the vocabulary gets a number
+    from 1 (0: a character no term holds); an n-gram's key is its characters' numbers side by
+    side, so two n-grams have the same key exactly when they are the same text."""
+
+    def __init__(self, numbers: np.ndarray, bits: int, keys: np.ndarray, columns: np.ndarray,
+                 min_n: int, max_n: int):
+        self.numbers = numbers  # by code point, up to the largest in the vocabulary
+        self.bits = bits
+        self.keys = keys  # sorted
+        self.columns = columns  # the vocabulary column of each key
+        self.min_n, self.max_n = min_n, max_n
+
+    @classmethod
+    def of(cls, index: dict[str, int], min_n: int, max_n: int) -> _PackedNgrams | None:
+        """The packed vocabulary, or None when its n-grams do not fit in 63 bits."""
+        alphabet = sorted({ch for term in index for ch in term})
+        bits = len(alphabet).bit_length()
+        if not alphabet or bits * max_n > 63:
+            return None
+        number = {ch: i + 1 for i, ch in enumerate(alphabet)}
+        numbers = np.zeros(ord(alphabet[-1]) + 1, dtype=np.uint64)
+        numbers[[ord(ch) for ch in alphabet]] = np.arange(1, len(alphabet) + 1, dtype=np.uint64)
+        keys, columns = [], []
+        for term, j in index.items():
+            if min_n <= len(term) <= max_n:
+                keys.append(sum(number[ch] << (bits * k) for k, ch in enumerate(term)))
+                columns.append(j)
+        order = np.argsort(np.asarray(keys, dtype=np.uint64), kind="stable")
+        return cls(numbers, bits, np.asarray(keys, dtype=np.uint64)[order],
+                   np.asarray(columns, dtype=np.int64)[order], min_n, max_n)
+
+    def columns_of(self, padded: str) -> np.ndarray:
+        """The vocabulary columns of the n-grams of ``padded`` (longer than ``max_n``), in
+        scikit-learn's order: by n, then by position."""
+        points = np.frombuffer(padded.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        last = len(self.numbers) - 1  # a code point beyond it is in no term: number 0
+        numbers = np.where(points <= last, self.numbers[np.minimum(points, last)], 0).astype(np.uint64)
+        keys, whole = [], []
+        for n in range(self.min_n, self.max_n + 1):
+            count = len(numbers) - n + 1
+            key = numbers[:count].copy()
+            complete = key != 0  # every character of the n-gram is in some term
+            for k in range(1, n):
+                shifted = numbers[k:k + count]
+                key |= shifted << np.uint64(self.bits * k)
+                complete &= shifted != 0
+            keys.append(key)
+            whole.append(complete)
+        key = np.concatenate(keys)
+        # Searching in sorted order is several times faster (each search starts where the one
+        # before ended); the places are then put back in n-gram order.
+        order = np.argsort(key)
+        at_sorted = np.minimum(np.searchsorted(self.keys, key[order]), len(self.keys) - 1)
+        at = np.empty_like(at_sorted)
+        at[order] = at_sorted
+        return self.columns[at[np.concatenate(whole) & (self.keys[at] == key)]]
+
+
 # Rows that might sum to this many units are scored one at a time (Python ints never wrap).
 _SUM_LIMIT = float(2 ** 62)
 # A term's largest value is this many units (a tf above 1 multiplies it): sums of thousands of
@@ -449,12 +537,21 @@ class HeadlineScorer:
     def __init__(self, pipeline: Pipeline, threshold: float, version: str = "unversioned"):
         features = pipeline.named_steps.get("features")
         clf = pipeline.named_steps.get("clf")
-        if not isinstance(features, FeatureUnion) or clf is None or clf.coef_.shape[0] != 1:
-            raise ModelError("the pipeline is not features=FeatureUnion + clf=binary classifier")
+        coefs = np.asarray(getattr(clf, "coef_", None), dtype=np.float64)
+        intercepts = np.asarray(getattr(clf, "intercept_", None), dtype=np.float64)
+        if not isinstance(features, FeatureUnion) or coefs.ndim != 2 or coefs.shape[0] != 1:
+            raise ModelError("the pipeline is not features=FeatureUnion + clf=binary classifier "
+                             f"(coefficients of shape {coefs.shape})")
+        if intercepts.shape != (1,):
+            raise ModelError(f"the classifier's intercept has shape {intercepts.shape}, not (1,)")
+        # A NaN or infinite weight loads and unpickles fine, and then scores nothing: refuse it
+        # here, with the model, rather than fail on every request.
+        if not (np.isfinite(coefs).all() and np.isfinite(intercepts).all()):
+            raise ModelError("the classifier's coefficients or intercept hold NaN or infinite values")
         if features.transformer_weights:
             raise ModelError("FeatureUnion transformer_weights are not supported by the scorer")
-        coef = clf.coef_[0]
-        self.intercept = float(clf.intercept_[0])
+        coef = coefs[0]
+        self.intercept = float(intercepts[0])
         self.threshold = float(threshold)
         self.version = version
         self.pipeline = pipeline
@@ -494,7 +591,15 @@ class HeadlineScorer:
 
     @classmethod
     def from_artifact(cls, artifact: ModelArtifact) -> HeadlineScorer:
-        return cls(artifact.pipeline, artifact.threshold, artifact.version)
+        """The scorer of a loaded model; :class:`ModelError` naming its model file when the
+        pipeline loads but cannot be scored (unsupported parts, NaN or infinite weights,
+        shapes that do not fit, or anything else building the scorer raises)."""
+        try:
+            return cls(artifact.pipeline, artifact.threshold, artifact.version)
+        except Exception as exc:  # a pickled pipeline can be wrong in any way its classes allow
+            reason = str(exc) if isinstance(exc, ModelError) else f"{type(exc).__name__}: {exc}"
+            raise ModelError(f"{artifact.model_file}: cannot be scored ({reason}); "
+                             f"{RETRAIN_HINT}") from exc
 
     def _measure(self, text: str) -> tuple[float, list[_Measure], list[list[float]]]:
         docs = {key: prepare(text) for key, prepare in self._preparers.items()}

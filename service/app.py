@@ -4,9 +4,10 @@
 without a working one: :class:`~headline_scorer.artifact.ModelError` names the file at fault, and under
 gunicorn (preloaded) that stops start-up with that one line and a non-zero exit.
 
-Routes live in ``service/routes/``, one module per group, each with a ``blueprint`` and an
-``openapi_fragment(settings)`` documenting it; :data:`ROUTES` lists them in the order they are
-registered. Every per-request hook is registered here, in the order it runs.
+Routes live in ``service/routes/``, one module per group, each with a ``blueprint`` whose views
+declare their operations (``service.openapi.operation``); :data:`ROUTES` lists them in the
+order they are registered, and the OpenAPI document is generated from the registered routes.
+Every per-request hook is registered here, in the order it runs.
 """
 
 from __future__ import annotations
@@ -17,18 +18,21 @@ import time
 from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 from flask import Flask, Response, g, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import NotFound
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import RequestRedirect
 
 from service.config import Settings
 from service.errors import register_error_handlers
 from service.log import REQUEST_ID_HEADER, configure_logging, log_request, request_id_from
 from service.metrics import UNMATCHED_ROUTE, ServiceMetrics
 from service.model_holder import METRICS_KEY, MODEL_KEY, LoadedModel, install_model
-from service.openapi import install_openapi
+from service.openapi import build_document, install_openapi
 from service.reload import follow_published_model
 from service.routes import admin, audit, docs, feedback, kserve, ops, score, web
 
@@ -69,6 +73,19 @@ class FastJSONProvider(DefaultJSONProvider):
             mimetype=self.mimetype)
 
 
+def _register_routes(app: Flask) -> None:
+    for routes in ROUTES:
+        app.register_blueprint(routes.blueprint)
+
+
+def openapi_document(settings: Settings) -> dict[str, Any]:
+    """The OpenAPI document an app with these settings serves, built without loading a model."""
+    app = Flask("service")
+    app.config["SETTINGS"] = settings
+    _register_routes(app)
+    return build_document(settings, app)
+
+
 def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     """Build the scoring service.
 
@@ -80,6 +97,12 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
 
     app = Flask("service")
     app.json = FastJSONProvider(app)
+    if settings.trusted_proxies:
+        # Only then does request.remote_addr (logged) come from X-Forwarded-For and the scheme
+        # from X-Forwarded-Proto, each from the proxies' own entries; the Host header is never
+        # taken from a forwarded one.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies,  # type: ignore[method-assign]
+                                x_proto=settings.trusted_proxies, x_host=0, x_port=0, x_prefix=0)
     app.config["SETTINGS"] = settings
     # Werkzeug refuses a larger body from its Content-Length before reading it, and stops a
     # chunked body at this many bytes (413 either way).
@@ -94,6 +117,18 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
         g.request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER))
         g.headlines = 0  # routes that score set how many
 
+    @app.before_request
+    def redirect_by_path_only() -> Response | None:
+        # Werkzeug answers "//v1//model" (and a rule's missing trailing slash) with a 308 whose
+        # Location it builds from the Host header, which any client sets: redirect by path
+        # instead, always to this host ("/" + path, never "//", which would name another host).
+        moved = request.routing_exception
+        if not isinstance(moved, RequestRedirect):
+            return None
+        target = urlsplit(moved.new_url)
+        location = "/" + target.path.lstrip("/") + (f"?{target.query}" if target.query else "")
+        return Response(status=moved.code, headers={"Location": location})
+
     metrics = ServiceMetrics()
     app.extensions[METRICS_KEY] = metrics
     install_model(app, LoadedModel.load(settings))
@@ -106,9 +141,8 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
         if settings.admin_token is None and request.path.startswith(admin.ADMIN_PREFIX):
             raise NotFound()
 
-    for routes in ROUTES:
-        app.register_blueprint(routes.blueprint)
-    install_openapi(app, settings, [routes.openapi_fragment(settings) for routes in ROUTES])
+    _register_routes(app)
+    install_openapi(app, settings)
 
     @app.after_request
     def page_headers(response: Response) -> Response:
@@ -128,7 +162,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
         status = response.status_code
         headlines = g.headlines if status < 400 else 0
         metrics.observe(method, route, status, seconds, headlines)
-        log_request(request.method, request.path, status, seconds * 1000.0, headlines)
+        log_request(request.method, request.path, status, seconds * 1000.0, headlines, request.remote_addr)
         return response
 
     model: LoadedModel = app.extensions[MODEL_KEY]

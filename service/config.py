@@ -62,6 +62,15 @@ class Settings:
     feedback_busy_ms: int = 5000
     # Bearer token for the admin routes (GET /v1/feedback); None hides them (404).
     admin_token: str | None = None
+    # Proxies in front of the service whose X-Forwarded-For and X-Forwarded-Proto are trusted
+    # (1 behind deploy/nginx/headline-scorer.conf); 0 trusts no client's say about either.
+    trusted_proxies: int = 0
+
+    def __post_init__(self) -> None:
+        # An empty or blank token would let an empty bearer in: it means "no admin routes",
+        # however the settings were built.
+        if self.admin_token is not None and not self.admin_token.strip():
+            object.__setattr__(self, "admin_token", None)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -82,4 +91,5 @@ class Settings:
             feedback_db=paths.feedback_db,
             feedback_busy_ms=_int("HEADLINE_FEEDBACK_BUSY_MS", cls.feedback_busy_ms, minimum=0),
             admin_token=os.environ.get("HEADLINE_ADMIN_TOKEN", "").strip() or None,
+            trusted_proxies=_int("TRUSTED_PROXIES", cls.trusted_proxies, minimum=0, maximum=10),
         )

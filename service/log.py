@@ -88,8 +88,10 @@ def request_id_from(header_value: str | None) -> str:
     return uuid.uuid4().hex
 
 
-def log_request(method: str, path: str, status: int, latency_ms: float, headlines: int) -> None:
-    """Write the one log line of a finished request."""
+def log_request(method: str, path: str, status: int, latency_ms: float, headlines: int,
+                client: str | None = None) -> None:
+    """Write the one log line of a finished request; ``client`` is the caller's address (the
+    proxy's own unless TRUSTED_PROXIES says to read X-Forwarded-For)."""
     logger = logging.getLogger(REQUEST_LOGGER)
     if logger.isEnabledFor(logging.INFO):
         logger.info("request", extra={"fields": {
@@ -99,4 +101,5 @@ def log_request(method: str, path: str, status: int, latency_ms: float, headline
             "status": status,
             "latency_ms": round(latency_ms, 3),
             "headlines": headlines,
+            "client": client,
         }})

@@ -264,3 +264,16 @@ def test_a_model_outside_the_models_root_is_refused(model_copy: Path, tmp_path: 
     link.symlink_to(outside)
     with pytest.raises(ModelError, match="outside the models directory"):
         load_model(model_copy, model_copy)
+
+
+def test_a_sibling_folder_named_like_the_models_root_is_outside(model_copy: Path) -> None:
+    # "models-evil" starts with "models" as a string; as a path it is not inside it.
+    sibling = model_copy.with_name(model_copy.name + "-evil")
+    shutil.copytree(version_dir(model_copy), sibling / "v1")
+    with pytest.raises(ModelError, match="outside the models directory"):
+        load_model(sibling / "v1", model_copy)
+    link = model_copy / CURRENT_LINK
+    link.unlink()
+    link.symlink_to(sibling / "v1")
+    with pytest.raises(ModelError, match="outside the models directory"):
+        load_model(model_copy, model_copy)

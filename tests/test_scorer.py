@@ -329,6 +329,39 @@ def test_bounded_word_memory_stays_exact(artifact: ModelArtifact, monkeypatch: p
     assert 0 < len(char._seen_words) <= 50
 
 
+def test_only_words_of_a_usual_length_are_remembered(artifact: ModelArtifact) -> None:
+    """A client sending long unique strings cannot fill a worker's memory with them: a word
+    over MAX_CACHED_WORD characters is scored exactly but never remembered."""
+    fresh = HeadlineScorer.from_artifact(artifact)
+    char = next(p for p in fresh.tfidf_parts if p.char)
+    rng = random.Random(4242)
+    long_words = ["".join(rng.choices("abcdefghijklmnopqrstuvwxyz", k=scorer_module.MAX_CACHED_WORD + 1 + i))
+                  for i in range(70)]
+    usual = "x" * scorer_module.MAX_CACHED_WORD
+    texts = [f"{word} shocking news" for word in long_words] + [f"{usual} shocking news"]
+    assert_scores_equal(fresh, artifact.pipeline, texts)
+    fresh.score_texts(texts * 3)  # the batch road too
+    remembered = set(char._seen_words)
+    assert not remembered & set(long_words)
+    assert usual in remembered
+
+
+def test_long_words_get_the_columns_and_sums_of_the_per_n_gram_lookup(scorer: HeadlineScorer) -> None:
+    # Words too long to remember are looked up in numpy; characters outside the vocabulary,
+    # astral ones and a NUL included, they must give what the dictionary lookup gives.
+    char = next(p for p in scorer.tfidf_parts if p.char)
+    rng = random.Random(515)
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789éü—🎉\x00"
+    for _ in range(200):
+        word = "".join(rng.choices(alphabet, k=rng.randint(scorer_module.MAX_CACHED_WORD + 1, 1000)))
+        padded = " " + word + " "
+        columns = [j for j in map(char.index.get, map(padded.__getitem__, char._slices(len(padded))))
+                   if j is not None]
+        assert char.word(word) == (tuple(columns), sum(char.weight[j] for j in columns),
+                                   sum(char.idf_squared[j] for j in columns) if char.idf_squared else 0,
+                                   sum(char.idf[j] for j in columns) if char.idf else 0)
+
+
 def test_rows_too_big_for_64_bit_sums_are_scored_one_at_a_time(
         scorer: HeadlineScorer, artifact: ModelArtifact, monkeypatch: pytest.MonkeyPatch) -> None:
     texts = fixture_and_random(40, 100, seed=1001)

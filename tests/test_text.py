@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from headline_scorer.features import STYLE_FEATURES, StyleFeatures, is_all_caps_text, words_in_caps
-from headline_scorer.text import normalise_text, split_tsv_line
+from headline_scorer.text import (
+    RAW_CHARS_PER_CHAR,
+    TextTooLong,
+    normalise_bounded,
+    normalise_text,
+    split_tsv_line,
+)
 
 
 @pytest.mark.parametrize("raw, clean", [
@@ -29,6 +35,37 @@ def test_normalise_text(raw: str, clean: str) -> None:
 def test_normalising_twice_changes_nothing() -> None:
     text = "  ＷＯＷ!!\u200b You\tWon’t  Believe\u00a0This "
     assert normalise_text(normalise_text(text)) == normalise_text(text)
+
+
+def test_a_text_over_the_raw_bound_is_refused_before_nfkc_expands_it(monkeypatch: pytest.MonkeyPatch
+                                                                     ) -> None:
+    # 300,000 x U+FDFA is 900 KB of UTF-8, under the default body limit, and 5.4 million
+    # characters once normalised: it must be refused on its raw length, never normalised.
+    normalised: list[str] = []
+    monkeypatch.setattr("headline_scorer.text.normalise_text", normalised.append)
+    with pytest.raises(TextTooLong) as refused:
+        normalise_bounded("\ufdfa" * 300_000, 1000)
+    assert (refused.value.length, refused.value.limit, refused.value.normalised) == (
+        300_000, RAW_CHARS_PER_CHAR * 1000, False)
+    assert "before normalisation" in str(refused.value)
+    assert normalised == []
+
+
+def test_a_text_that_nfkc_expands_past_the_limit_is_refused_after_normalising() -> None:
+    # Within the raw bound, but each U+FDFA is 18 characters once normalised.
+    with pytest.raises(TextTooLong) as refused:
+        normalise_bounded("\ufdfa" * 100, 1000)
+    assert (refused.value.length, refused.value.limit, refused.value.normalised) == (1800, 1000, True)
+    assert str(refused.value) == "has 1800 characters after normalisation; the limit is 1000"
+
+
+@pytest.mark.parametrize("raw", [
+    "x" * 1000,  # exactly the limit
+    "x " * 500 + " " * (RAW_CHARS_PER_CHAR * 1000 - 1000),  # padding up to the raw bound
+    "e\u0301" * 1000,  # combining marks NFKC merges: 2,000 characters that make 1,000
+])
+def test_a_text_within_both_bounds_is_normalised(raw: str) -> None:
+    assert normalise_bounded(raw, 1000) == normalise_text(raw)
 
 
 @pytest.mark.parametrize("line, fields", [

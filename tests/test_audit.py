@@ -174,6 +174,21 @@ def test_non_feed_xml_is_refused_naming_the_source() -> None:
         extract(xml)
 
 
+def test_feed_entities_are_not_expanded_nor_fetched(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP SECRET LINE")
+    lol = '<!ENTITY lol "lol">' + "".join(
+        f'<!ENTITY lol{n} "{f"&lol{n - 1};" * 10 if n > 1 else "&lol;" * 10}">' for n in range(1, 9))
+    feed = (f'<?xml version="1.0"?><!DOCTYPE rss [{lol}<!ENTITY file SYSTEM "{secret.as_uri()}">]>'
+            '<rss version="2.0"><channel><item><title>&file; Storm closes schools</title></item>'
+            '<item><title>&lol8; Council votes on budget</title></item></channel></rss>').encode()
+    _, found = extract(Document("bomb.xml", feed, "bomb.xml"))
+    texts = " ".join(f.text for f in found)
+    assert "TOP SECRET" not in texts  # no external entity is read
+    assert len(texts) < 1000  # no entity is expanded a billion times
+    assert "Storm closes schools" in texts and "Council votes on budget" in texts
+
+
 def test_deeply_nested_html_is_refused_not_recursed() -> None:
     deep = b"<html><body>" + b"<div>" * 20_000 + b"<h1>Storm closes schools today</h1>"
     with pytest.raises(ExtractionError, match=r"^deep\.html: elements nested more than 512 deep"):

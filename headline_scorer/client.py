@@ -2,13 +2,15 @@
 
 It needs only ``requests`` (and :mod:`headline_scorer.text`, which needs nothing): importing it
 loads neither scikit-learn nor numpy nor Flask, so an integrator installs no model stack.
-:class:`HeadlineClient` wraps ``POST /v1/score`` and ``POST /v1/score/batch``::
+:class:`HeadlineClient` wraps ``POST /v1/score``, ``POST /v1/score/batch`` and
+``POST /v1/suggest``::
 
     from headline_scorer.client import HeadlineClient
 
     with HeadlineClient("http://127.0.0.1:8000") as client:
         client.score("You Will Not Believe What This Cat Did")["score"]
         client.score_many(["Parliament passes budget bill", "WOW!!! You Have To See This"])
+        client.suggest("WOW!!! You Have To See This")["suggestions"]
 
 ``score_many`` sends batches of at most the server's ``MAX_BATCH`` headlines (read once from
 its ``/openapi.json``) and returns one result per headline, in input order. Every request has
@@ -126,7 +128,17 @@ class HeadlineClient:
     def score(self, headline: str) -> dict[str, Any]:
         """``POST /v1/score``: ``{"headline", "score", "label", "threshold", "model_version",
         "cues"}``. Raises :class:`HeadlineRejected` when the service refuses the headline."""
-        response = self._request("POST", "/v1/score", {"headline": headline})
+        return self._one_headline("/v1/score", headline)
+
+    def suggest(self, headline: str) -> dict[str, Any]:
+        """``POST /v1/suggest``: the headline's ``score``, ``label`` and ``band``, and up to
+        three calmer ``suggestions``, each ``{"headline", "score", "label", "band", "edits"}``,
+        lowest score first. Raises :class:`HeadlineRejected` when the service refuses the
+        headline."""
+        return self._one_headline("/v1/suggest", headline)
+
+    def _one_headline(self, path: str, headline: str) -> dict[str, Any]:
+        response = self._request("POST", path, {"headline": headline})
         if response.status_code == 422:
             error = self._error(response)
             if error.field == "headline":

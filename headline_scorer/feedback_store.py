@@ -1,10 +1,19 @@
-"""Editors' feedback: the SQLite store behind ``/v1/feedback``.
+"""Editors' feedback: the store behind ``/v1/feedback``, in SQLite or PostgreSQL.
 
-This module owns the feedback database (HEADLINE_FEEDBACK_DB, ``data/feedback.sqlite3`` by
-default): its schema, and how a judgment is written and read back. The service writes to it;
-``make train FEEDBACK=1`` reads it through ``training.feedback``.
+This module owns the feedback database: its schema and the migrations that create and
+upgrade it, and how a judgment is written and read back. The service writes to it;
+``make train FEEDBACK=1`` reads it through ``training.feedback``. :func:`open_feedback_store`
+picks the backend: :class:`SqliteFeedbackStore`, a file (HEADLINE_FEEDBACK_DB,
+``data/feedback.sqlite3`` by default), embedded and enough for one server; or
+:class:`PostgresFeedbackStore` (HEADLINE_FEEDBACK_URL=postgresql://...), one database that
+several replicas share.
 
-Why it cannot lose or damage a judgment:
+Schema versions: both backends record each migration of :data:`MIGRATIONS` they have applied
+in a ``schema_migrations`` table, and apply the missing ones, in order and each in one
+transaction, the first time a store is used. A database made before that table existed (the
+first SQLite layout) gets its table recorded as migration 1, unchanged.
+
+Why SQLite cannot lose or damage a judgment:
 
 - the journal is WAL with ``synchronous=FULL``: a committed record survives a crash of the
   worker or of the machine, and readers never block the writer;
@@ -15,39 +24,76 @@ Why it cannot lose or damage a judgment:
   is untouched;
 - a connection is opened per operation and closed after it, never at import time, so no
   connection is shared by threads or inherited across gunicorn's fork of a preloaded app.
+
+PostgreSQL gets the same care: one transaction per record, a connection per operation (so a
+database restart costs the requests made while it is down a 503, and nothing else: the next
+operation connects again, with no restart of the service), and every failure to connect or
+write rolled back and raised as :class:`FeedbackUnavailable`.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import sqlite3
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
 log = logging.getLogger(__name__)
 
 LABELS = ("sensational", "neutral")
-SCHEMA_VERSION = 1
 # The columns of a record, in the order of every listing and export.
 COLUMNS = ("id", "created_at", "headline", "label", "note", "model_version", "model_score",
            "model_label")
 
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS feedback (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    created_at TEXT NOT NULL,
-    headline TEXT NOT NULL CHECK (length(headline) > 0),
-    label TEXT NOT NULL CHECK (label IN ('sensational', 'neutral')),
-    note TEXT,
-    model_version TEXT NOT NULL,
-    model_score REAL NOT NULL CHECK (model_score >= 0 AND model_score <= 1),
-    model_label TEXT NOT NULL CHECK (model_label IN ('sensational', 'neutral'))
-);
-PRAGMA user_version = {SCHEMA_VERSION};
-"""
+
+@dataclass(frozen=True)
+class Migration:
+    """One step of the schema, as statements for each backend."""
+
+    version: int
+    description: str
+    sqlite: tuple[str, ...]
+    postgres: tuple[str, ...]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "the feedback table", sqlite=("""
+        CREATE TABLE IF NOT EXISTS feedback (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            created_at TEXT NOT NULL,
+            headline TEXT NOT NULL CHECK (length(headline) > 0),
+            label TEXT NOT NULL CHECK (label IN ('sensational', 'neutral')),
+            note TEXT,
+            model_version TEXT NOT NULL,
+            model_score REAL NOT NULL CHECK (model_score >= 0 AND model_score <= 1),
+            model_label TEXT NOT NULL CHECK (model_label IN ('sensational', 'neutral'))
+        )""",), postgres=("""
+        CREATE TABLE IF NOT EXISTS feedback (
+            id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            created_at TIMESTAMPTZ NOT NULL,
+            headline TEXT NOT NULL CHECK (length(headline) > 0),
+            label TEXT NOT NULL CHECK (label IN ('sensational', 'neutral')),
+            note TEXT,
+            model_version TEXT NOT NULL,
+            model_score DOUBLE PRECISION NOT NULL CHECK (model_score >= 0 AND model_score <= 1),
+            model_label TEXT NOT NULL CHECK (model_label IN ('sensational', 'neutral'))
+        )""",)),
+)
+SCHEMA_VERSION = MIGRATIONS[-1].version
+_MIGRATIONS_TABLE = """
+    CREATE TABLE IF NOT EXISTS schema_migrations (
+        version INTEGER PRIMARY KEY,
+        description TEXT NOT NULL,
+        applied_at TEXT NOT NULL
+    )"""
 
 
 class FeedbackUnavailable(Exception):
@@ -84,7 +130,46 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-class FeedbackStore:
+class FeedbackStore(ABC):
+    """The editors' judgments, in whichever database holds them.
+
+    ``where`` names the database for people (a file, or a server and database name; never a
+    password).
+    """
+
+    where: str
+
+    @abstractmethod
+    def add(self, headline: str, label: str, note: str | None, model_version: str,
+            model_score: float, model_label: str) -> FeedbackRecord:
+        """Store one judgment in its own transaction; the stored record, with its id."""
+
+    @abstractmethod
+    def count(self) -> int:
+        """How many records are stored."""
+
+    @abstractmethod
+    def records(self, after_id: int = 0, limit: int | None = None) -> list[FeedbackRecord]:
+        """Records with an id above ``after_id``, oldest first, at most ``limit`` of them."""
+
+
+def _check_labels(label: str, model_label: str) -> None:
+    if label not in LABELS or model_label not in LABELS:
+        raise ValueError(f"labels must be one of {LABELS}, got {label!r} and {model_label!r}")
+
+
+def open_feedback_store(path: Path, url: str | None = None, busy_ms: int = 5000) -> FeedbackStore:
+    """The PostgreSQL store of ``url`` when one is given, else the SQLite file at ``path``.
+
+    ``busy_ms`` is how long a write may wait for a lock (SQLite) or a statement may take
+    (PostgreSQL) before the operation gives up with :class:`FeedbackUnavailable`.
+    """
+    if url:
+        return PostgresFeedbackStore(url, busy_ms)
+    return SqliteFeedbackStore(path, busy_ms)
+
+
+class SqliteFeedbackStore(FeedbackStore):
     """The feedback records in one SQLite file at ``path``.
 
     ``busy_ms`` is how long a write waits for a lock held by another connection (another
@@ -93,6 +178,7 @@ class FeedbackStore:
 
     def __init__(self, path: Path, busy_ms: int = 5000):
         self.path = Path(path)
+        self.where = str(self.path)
         self.busy_ms = busy_ms
         self._schema_ready = False
 
@@ -141,9 +227,35 @@ class FeedbackStore:
             if mode.lower() != "wal":
                 log.warning("feedback database %s: journal mode is %s, not wal (a file system "
                             "without shared memory?)", self.path, mode)
-        if connection.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
-            connection.executescript(_SCHEMA)
+        if self._applied(connection) < SCHEMA_VERSION:
+            # IMMEDIATE: another process migrating at the same time waits, then finds the
+            # work done (the versions are read again inside the transaction).
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                connection.execute(_MIGRATIONS_TABLE)
+                applied = self._applied(connection)
+                for migration in MIGRATIONS:
+                    if migration.version > applied:
+                        for statement in migration.sqlite:
+                            connection.execute(statement)
+                        connection.execute(
+                            "INSERT INTO schema_migrations (version, description, applied_at) "
+                            "VALUES (?, ?, ?)", (migration.version, migration.description, utc_now()))
+                connection.execute("COMMIT")
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
         self._schema_ready = True
+
+    @staticmethod
+    def _applied(connection: sqlite3.Connection) -> int:
+        """The last migration applied to the database of ``connection`` (0: none)."""
+        exists = connection.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+                                    "name = 'schema_migrations'").fetchone()
+        if exists is None:
+            return 0
+        return connection.execute("SELECT coalesce(max(version), 0) FROM schema_migrations"
+                                  ).fetchone()[0]
 
     @contextmanager
     def _reading(self, doing: str) -> Iterator[sqlite3.Connection | None]:
@@ -162,9 +274,7 @@ class FeedbackStore:
 
     def add(self, headline: str, label: str, note: str | None, model_version: str,
             model_score: float, model_label: str) -> FeedbackRecord:
-        """Store one judgment in its own transaction; the stored record, with its id."""
-        if label not in LABELS or model_label not in LABELS:
-            raise ValueError(f"labels must be one of {LABELS}, got {label!r} and {model_label!r}")
+        _check_labels(label, model_label)
         created_at = utc_now()
         values = (created_at, headline, label, note, model_version, float(model_score), model_label)
         try:
@@ -194,11 +304,109 @@ class FeedbackStore:
             return int(connection.execute("SELECT count(*) FROM feedback").fetchone()[0])
 
     def records(self, after_id: int = 0, limit: int | None = None) -> list[FeedbackRecord]:
-        """Records with an id above ``after_id``, oldest first, at most ``limit`` of them."""
         with self._reading("read the feedback") as connection:
             if connection is None:
                 return []
             rows = connection.execute(
                 f"SELECT {', '.join(COLUMNS)} FROM feedback WHERE id > ? ORDER BY id LIMIT ?",
                 (after_id, -1 if limit is None else limit)).fetchall()
+        return [FeedbackRecord(*row) for row in rows]
+
+
+# Any constant: the key of the advisory lock that makes replicas starting together migrate
+# one after another instead of racing to create the same table.
+_MIGRATION_LOCK = 0x6865_6164  # "head"
+_RECORD_SQL = (f"SELECT id, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
+               f"{', '.join(COLUMNS[2:])} FROM feedback")
+
+
+class PostgresFeedbackStore(FeedbackStore):
+    """The feedback records in a PostgreSQL database, shared by every replica of the service.
+
+    ``url`` is a libpq connection URI (``postgresql://user@host:5432/db``, or
+    ``postgresql:///db?host=/run/postgresql`` for a local socket). ``busy_ms`` bounds each
+    statement (``statement_timeout``), so a write stuck behind a lock gives up with
+    :class:`FeedbackUnavailable` rather than holding the request.
+
+    Record ids come from an identity column: unique and increasing, though a transaction that
+    rolls back leaves a gap.
+    """
+
+    def __init__(self, url: str, busy_ms: int = 5000):
+        self.url = url
+        self.busy_ms = busy_ms
+        self._schema_ready = False
+        # For log lines: where the database is, never the password.
+        parts = conninfo_to_dict(url)
+        self.where = (f"{parts.get('host') or 'local socket'}:{parts.get('port') or 5432}/"
+                      f"{parts.get('dbname') or parts.get('user') or '?'}")
+
+    def _unavailable(self, exc: psycopg.Error, doing: str) -> FeedbackUnavailable:
+        """The 503 for a failure of the database, logged with where it is."""
+        if isinstance(exc, psycopg.OperationalError) and exc.sqlstate is None:
+            # No answer from the server at all: not running, restarting, unreachable.
+            reason, retry = "the feedback database cannot be reached (HEADLINE_FEEDBACK_URL)", 1
+        elif isinstance(exc, psycopg.errors.QueryCanceled | psycopg.errors.LockNotAvailable):
+            reason = (f"the feedback database did not answer within {self.busy_ms} ms "
+                      "(HEADLINE_FEEDBACK_BUSY_MS)")
+            retry = max(1, round(self.busy_ms / 1000))
+        elif isinstance(exc, psycopg.errors.AdminShutdown | psycopg.errors.CannotConnectNow):
+            reason, retry = "the feedback database is restarting", 1
+        elif isinstance(exc, psycopg.errors.ReadOnlySqlTransaction):
+            reason, retry = "the feedback database is read-only (a standby?)", None
+        else:
+            reason, retry = f"the feedback database failed ({exc.sqlstate or type(exc).__name__})", None
+        log.error("feedback database %s: cannot %s: %s: %s", self.where, doing, type(exc).__name__,
+                  str(exc).strip())
+        return FeedbackUnavailable(f"{reason}; cannot {doing}", retry)
+
+    @contextmanager
+    def _transaction(self, doing: str) -> Iterator[psycopg.Connection]:
+        """One connection and one transaction: committed when the block ends, rolled back
+        (and the connection closed) when it raises."""
+        try:
+            # connect_timeout is in whole seconds, and libpq treats less than 2 as 2.
+            with psycopg.connect(self.url, connect_timeout=max(2, math.ceil(self.busy_ms / 1000)),
+                                 options=f"-c statement_timeout={self.busy_ms}") as connection:
+                if not self._schema_ready:
+                    self._migrate(connection)
+                yield connection
+        except psycopg.Error as exc:
+            raise self._unavailable(exc, doing) from exc
+
+    def _migrate(self, connection: psycopg.Connection) -> None:
+        with connection.transaction():
+            connection.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            connection.execute(_MIGRATIONS_TABLE)
+            applied = connection.execute(
+                "SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
+            for migration in MIGRATIONS:
+                if migration.version > applied:
+                    for statement in migration.postgres:
+                        connection.execute(statement)
+                    connection.execute(
+                        "INSERT INTO schema_migrations (version, description, applied_at) "
+                        "VALUES (%s, %s, %s)", (migration.version, migration.description, utc_now()))
+        self._schema_ready = True
+
+    def add(self, headline: str, label: str, note: str | None, model_version: str,
+            model_score: float, model_label: str) -> FeedbackRecord:
+        _check_labels(label, model_label)
+        created_at = utc_now()
+        values = (created_at, headline, label, note, model_version, float(model_score), model_label)
+        with self._transaction("store the feedback; nothing was stored") as connection:
+            record_id = connection.execute(
+                "INSERT INTO feedback (created_at, headline, label, note, model_version, "
+                "model_score, model_label) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
+                values).fetchone()[0]
+        return FeedbackRecord(int(record_id), *values)
+
+    def count(self) -> int:
+        with self._transaction("count the feedback") as connection:
+            return int(connection.execute("SELECT count(*) FROM feedback").fetchone()[0])
+
+    def records(self, after_id: int = 0, limit: int | None = None) -> list[FeedbackRecord]:
+        with self._transaction("read the feedback") as connection:
+            rows = connection.execute(f"{_RECORD_SQL} WHERE id > %s ORDER BY id LIMIT %s",
+                                      (after_id, limit)).fetchall()
         return [FeedbackRecord(*row) for row in rows]

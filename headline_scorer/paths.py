@@ -6,7 +6,9 @@ the places a deployment moves are read from the environment by :meth:`Paths.from
 - ``HEADLINE_MODELS_DIR``: the models directory (``models/``), where ``make train`` writes a
   version and what the service, the CLI and batch jobs load from;
 - ``HEADLINE_MODEL_DIR``: the model to serve (default ``<models dir>/current``);
-- ``HEADLINE_FEEDBACK_DB``: the editors' feedback database (``data/feedback.sqlite3``).
+- ``HEADLINE_FEEDBACK_DB``: the editors' feedback database (``data/feedback.sqlite3``);
+- ``HEADLINE_FEEDBACK_URL``: a PostgreSQL database for the feedback instead (``postgresql://...``),
+  shared by several servers; unset, the SQLite file is used.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class Paths:
     models_root: Path = DEFAULT_MODELS_ROOT
     model_dir: Path = DEFAULT_MODELS_ROOT / "current"
     feedback_db: Path = DEFAULT_FEEDBACK_DB
+    feedback_url: str | None = None
 
     @classmethod
     def from_env(cls) -> Paths:
@@ -40,4 +43,5 @@ class Paths:
             models_root=models_root,
             model_dir=Path(os.environ.get("HEADLINE_MODEL_DIR", "").strip() or models_root / "current"),
             feedback_db=Path(os.environ.get("HEADLINE_FEEDBACK_DB", "").strip() or DEFAULT_FEEDBACK_DB),
+            feedback_url=os.environ.get("HEADLINE_FEEDBACK_URL", "").strip() or None,
         )

@@ -106,6 +106,17 @@ def sigmoid(z: float) -> float:
     return e / (1.0 + e)
 
 
+def band_of(score: float, threshold: float) -> str:
+    """The band of a score, as the editors' page and the widget draw it: "borderline" where
+    the odds of sensational are within a factor of two of the threshold's odds, "neutral"
+    below that and "sensational" above."""
+    t = min(max(threshold, 1e-6), 1 - 1e-6)
+    z = math.log(t / (1 - t))
+    if score < sigmoid(z - math.log(2)):
+        return "neutral"
+    return "borderline" if score < sigmoid(z + math.log(2)) else "sensational"
+
+
 _SUPPORTED = ("supported: analyzer 'word' or 'char_wb', lowercase on/off, strip_accents, "
               "the preprocessor service.text.lower_with_bounds, stop_words, token_pattern, "
               "sublinear_tf on/off, binary, use_idf, norm 'l2', 'l1' or None, dtype float64")

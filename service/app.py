@@ -28,16 +28,17 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import RequestRedirect
 
 from service.config import Settings
+from service.cross_origin import install_cors
 from service.errors import register_error_handlers
 from service.log import REQUEST_ID_HEADER, configure_logging, log_request, request_id_from
 from service.metrics import UNMATCHED_ROUTE, ServiceMetrics
 from service.model_holder import METRICS_KEY, MODEL_KEY, LoadedModel, install_model
 from service.openapi import build_document, install_openapi
 from service.reload import follow_published_model
-from service.routes import admin, audit, docs, feedback, kserve, ops, score, web
+from service.routes import admin, audit, docs, feedback, kserve, ops, score, web, widget
 
 #: The route modules, in the order their blueprints are registered and documented.
-ROUTES: tuple[ModuleType, ...] = (score, audit, feedback, web, kserve, ops, admin, docs)
+ROUTES: tuple[ModuleType, ...] = (score, audit, feedback, web, widget, kserve, ops, admin, docs)
 
 # Any other method is counted as "other", so odd requests cannot create new metric series.
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -143,6 +144,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
 
     _register_routes(app)
     install_openapi(app, settings)
+    install_cors(app, settings)
 
     @app.after_request
     def page_headers(response: Response) -> Response:

@@ -6,8 +6,10 @@ Every setting has a default that works on a laptop; README lists them all.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from headline_scorer.paths import DEFAULT_FEEDBACK_DB, DEFAULT_MODELS_ROOT, Paths
 
@@ -37,6 +39,32 @@ def _log_level(raw: str) -> str:
     return level
 
 
+# scheme://host[:port], as a browser sends it in the Origin header: no path, query or "*".
+_ORIGIN = re.compile(r"^https?://([a-z0-9.-]+|\[[0-9a-f:.]+\])(:\d{1,5})?$", re.IGNORECASE)
+
+
+def _origins(name: str) -> tuple[str, ...]:
+    """A comma-separated list of web origins; empty or unset is none."""
+    origins = []
+    for raw in os.environ.get(name, "").split(","):
+        origin = raw.strip().rstrip("/")
+        if not origin:
+            continue
+        if not _ORIGIN.match(origin):
+            raise SystemExit(f"configuration error: {name} holds {raw.strip()!r}, which is not an "
+                             "origin such as https://cms.example.org or http://localhost:3000 "
+                             "(scheme, host and port only; each origin named, no '*')")
+        origins.append(origin.lower())
+    return tuple(origins)
+
+
+def _feedback_url(url: str | None) -> str | None:
+    if url is not None and urlsplit(url).scheme not in ("postgresql", "postgres"):
+        raise SystemExit("configuration error: HEADLINE_FEEDBACK_URL must be a postgresql://... "
+                         "URL (unset it to keep feedback in the SQLite file of HEADLINE_FEEDBACK_DB)")
+    return url
+
+
 @dataclass(frozen=True)
 class Settings:
     """What the service, the CLI and batch jobs read from the environment."""
@@ -60,8 +88,14 @@ class Settings:
     # another writer's lock before the request gets a 503.
     feedback_db: Path = DEFAULT_FEEDBACK_DB
     feedback_busy_ms: int = 5000
+    # PostgreSQL instead of the SQLite file, shared by every replica (postgresql://...).
+    feedback_url: str | None = None
     # Bearer token for the admin routes (GET /v1/feedback); None hides them (404).
     admin_token: str | None = None
+    # Web origins whose pages may call the scoring and feedback routes (CORS); none by default.
+    cors_origins: tuple[str, ...] = ()
+    # Web origins whose pages may show the editors' page in a frame; none by default.
+    frame_ancestors: tuple[str, ...] = ()
     # Proxies in front of the service whose X-Forwarded-For and X-Forwarded-Proto are trusted
     # (1 behind deploy/nginx/headline-scorer.conf); 0 trusts no client's say about either.
     trusted_proxies: int = 0
@@ -90,6 +124,9 @@ class Settings:
             threads=_int("THREADS", cls.threads),
             feedback_db=paths.feedback_db,
             feedback_busy_ms=_int("HEADLINE_FEEDBACK_BUSY_MS", cls.feedback_busy_ms, minimum=0),
+            feedback_url=_feedback_url(paths.feedback_url),
             admin_token=os.environ.get("HEADLINE_ADMIN_TOKEN", "").strip() or None,
+            cors_origins=_origins("HEADLINE_CORS_ORIGINS"),
+            frame_ancestors=_origins("HEADLINE_FRAME_ANCESTORS"),
             trusted_proxies=_int("TRUSTED_PROXIES", cls.trusted_proxies, minimum=0, maximum=10),
         )

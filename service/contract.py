@@ -249,6 +249,56 @@ class ModelInfo(TypedDict):
     model_sha256: str | None
 
 
+# --- calmer rewrites ------------------------------------------------------------------------
+
+Band = Annotated[Literal["neutral", "borderline", "sensational"], Field(description=(
+    "The band the editors' page draws: borderline where the odds of sensational are within a "
+    "factor of two of the threshold's odds, neutral below, sensational above."))]
+
+
+class SuggestRequest(Contract):
+    """A headline to propose calmer versions of."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"headline": "SHOCKING: The Mayor DESTROYS The Budget Debate!"}]})
+    headline: Headline
+
+
+class RewriteEdit(TypedDict):
+    """One change a rewrite rule made."""
+
+    rule: Annotated[Literal["sentence_case", "exclamations_removed", "hype_label_dropped",
+                            "plain_verb", "teaser_to_statement"], Field(description=(
+        "ALL-CAPS ordinary word to lower case; '!' run removed; hype label dropped; tabloid verb "
+        "replaced by a plain reporting verb; teaser frame turned into a statement."))]
+    before: Annotated[str, Field(description="The text the rule changed.")]
+    after: Annotated[str, Field(description="What it became; empty when removed.")]
+
+
+class RewriteSuggestion(TypedDict):
+    """A calmer rewrite, scored by the served model."""
+
+    headline: ScoredHeadline
+    score: Score
+    label: ScoredLabel
+    band: Band
+    edits: list[RewriteEdit]
+
+
+class SuggestResponse(TypedDict):
+    """The headline's own score, and up to three rewrites that score lower, calmest first."""
+
+    headline: ScoredHeadline
+    score: Score
+    label: ScoredLabel
+    band: Band
+    threshold: float
+    model_version: str
+    suggestions: Annotated[list[RewriteSuggestion], Field(max_length=3, description=(
+        "Up to three rewrites, each scoring lower than the headline, lowest first; none changes "
+        "a name, a number or a quotation. Empty when no rule applies or none scores lower."))]
+
+
 # --- feedback --------------------------------------------------------------------------------
 
 
@@ -485,6 +535,11 @@ class V2InferenceRequest(Contract):
     model_config = ConfigDict(json_schema_extra={"examples": [{"id": "42", "inputs": [
         {"name": "headline", "shape": [2], "datatype": "BYTES", "data": EXAMPLE_HEADLINES}]}]})
     id: Annotated[str | None, Field(description="Echoed in the response.")] = None
+    # The protocol lets a client repeat the model in the body (kserve's client always does).
+    model_name: Annotated[str | None, Field(description=(
+        "The protocol's own field; when given, it must be the path's model_name."))] = None
+    model_version: Annotated[str | None, Field(description=(
+        "The protocol's own field; when given, it must be the served model's version."))] = None
     parameters: dict[str, Any] | None = None
     inputs: Annotated[list[V2InputTensor], BeforeValidator(_one_tensor), Field(min_length=1, max_length=1)]
     outputs: Annotated[list[V2RequestedOutput] | None, Field(
@@ -546,6 +601,18 @@ class V2ModelMetadata(TypedDict):
     platform: str
     inputs: list[V2TensorMetadata]
     outputs: list[V2TensorMetadata]
+
+
+class V2Error(TypedDict):
+    """An error of the V2 routes: the protocol's message string under ``error``, and beside it
+    the service's code, field and request id."""
+
+    error: Annotated[str, Field(description="What is wrong, for a person (the protocol's field).")]
+    code: Annotated[str, Field(description="Machine-readable reason, e.g. 'bad_tensor'.")]
+    field: Annotated[str | None, Field(
+        description="The request field at fault, e.g. 'inputs[0].data[2]', or null.")]
+    request_id: NotRequired[Annotated[str | None, Field(
+        description="The request's X-Request-ID, to find its log line.")]]
 
 
 # --- errors ------------------------------------------------------------------------------------

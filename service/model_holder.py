@@ -10,13 +10,14 @@ never mixes two models. How the processes of a gunicorn server agree on the mode
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask, current_app, g
 
 from headline_scorer.artifact import ModelArtifact, ModelError, load_model
-from headline_scorer.scorer import HeadlineScorer
+from headline_scorer.scorer import HeadlineScorer, ScoredHeadline
 from service.config import Settings
 
 MODEL_KEY = "headline_model"
@@ -83,3 +84,11 @@ def install_model(app: Flask, model: LoadedModel) -> None:
 def current_model() -> LoadedModel:
     """The model of the app handling this request; read it once per request."""
     return current_app.extensions[MODEL_KEY]
+
+
+def count_served(model: LoadedModel, results: Sequence[ScoredHeadline]) -> None:
+    """Note what a scoring route returns: how many headlines (request log and metrics), and
+    their scores and labels under ``model``'s version (the drift metrics)."""
+    g.headlines = len(results)
+    current_app.extensions[METRICS_KEY].served(
+        model.version, [r.score for r in results], [r.label for r in results])

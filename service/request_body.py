@@ -44,9 +44,14 @@ def _read_body() -> bytes:
     return b"".join(chunks)
 
 
-def read_json() -> Any:
-    """The request body as decoded JSON, or the error that says why it is not JSON."""
-    if not request.is_json:
+def read_json(untyped_is_json: bool = False) -> Any:
+    """The request body as decoded JSON, or the error that says why it is not JSON.
+
+    ``untyped_is_json``: a body sent with no Content-Type at all is read as JSON (the Open
+    Inference Protocol's clients send none); one of another type is still refused.
+    """
+    untyped = untyped_is_json and not request.headers.get("Content-Type")
+    if not (request.is_json or untyped):
         raise ApiError(415, "unsupported_media_type",
                        "the body must be JSON, sent with Content-Type: application/json")
     raw = _read_body()
@@ -70,9 +75,10 @@ def read_json() -> Any:
         raise ApiError(400, "malformed_json", f"the body's JSON cannot be read: {exc}") from None
 
 
-def parse_body(model: type[M]) -> M:
-    """The request's JSON body as ``model``, validated with the app's limits."""
-    return validate(model, read_json(), current_app.config["SETTINGS"])
+def parse_body(model: type[M], untyped_is_json: bool = False) -> M:
+    """The request's JSON body as ``model``, validated with the app's limits (see
+    :func:`read_json` for ``untyped_is_json``)."""
+    return validate(model, read_json(untyped_is_json), current_app.config["SETTINGS"])
 
 
 def parse_query(model: type[M]) -> M:

@@ -15,6 +15,7 @@ from headline_scorer.artifact import ModelArtifact, load_model
 from headline_scorer.scorer import HeadlineScorer
 from tests.fixture_headlines import make_headlines, write_fixture_config, write_fixture_datasets
 from tests.gunicorn_server import Server, server_pool
+from tests.postgres_server import PostgresCluster, postgres_cluster, server_bindir
 from training.train import main as train_main
 
 
@@ -119,3 +120,14 @@ def start_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[
     """As ``server_factory``, for one test: its servers are stopped when it ends."""
     with server_pool(tmp_path_factory) as start:
         yield start
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster]:
+    """A throwaway PostgreSQL cluster (tests/postgres_server.py) for the whole session;
+    ``postgres.new_database()`` gives a test an empty database of its own."""
+    if server_bindir() is None:
+        pytest.skip("no PostgreSQL server under /usr/lib/postgresql: apt-get install postgresql "
+                    "(.ci/run does) to run the feedback tests against PostgreSQL")
+    with postgres_cluster() as cluster:
+        yield cluster

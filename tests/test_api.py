@@ -102,6 +102,18 @@ def error_of(response: Any, status: int, code: str, field: str | None = None) ->
     return error
 
 
+def v2_error_of(response: Any, status: int, code: str, field: str | None = None) -> dict[str, Any]:
+    """As :func:`error_of`, for the V2 routes: the protocol's message string under "error", the
+    service's code, field and request id beside it."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    error = response.get_json()
+    assert isinstance(error["error"], str) and error["error"], error
+    assert error["code"] == code, error
+    assert error["field"] == field, error
+    assert error["request_id"] == response.headers["X-Request-ID"]
+    return error
+
+
 # --- POST /v1/score -----------------------------------------------------------------------
 
 def test_score_returns_score_label_threshold_version_and_cues(client: FlaskClient,
@@ -541,14 +553,15 @@ def test_v2_versioned_routes_serve_only_the_current_version(client: FlaskClient,
     good = f"/v2/models/headline-scorer/versions/{scorer.version}/infer"
     rule = "/v2/models/{model_name}/versions/{model_version}/infer"
     assert call(client, "POST", good, rule=rule, json=_infer_body([CAT])).status_code == 200
-    error_of(call(client, "POST", "/v2/models/headline-scorer/versions/old/infer", rule=rule,
+    v2_error_of(call(client, "POST", "/v2/models/headline-scorer/versions/old/infer", rule=rule,
                   json=_infer_body([CAT])), 404, "model_not_found")
 
 
 def test_v2_unknown_model_is_404(client: FlaskClient) -> None:
-    error_of(call(client, "POST", "/v2/models/other/infer", rule=INFER_RULE, json=_infer_body([CAT])),
-             404, "model_not_found")
-    error_of(call(client, "GET", "/v2/models/other", rule="/v2/models/{model_name}"), 404, "model_not_found")
+    v2_error_of(call(client, "POST", "/v2/models/other/infer", rule=INFER_RULE, json=_infer_body([CAT])),
+                404, "model_not_found")
+    v2_error_of(call(client, "GET", "/v2/models/other", rule="/v2/models/{model_name}"), 404,
+                "model_not_found")
 
 
 @pytest.mark.parametrize(("body", "code", "field"), [
@@ -580,14 +593,44 @@ def test_v2_unknown_model_is_404(client: FlaskClient) -> None:
 ])
 def test_v2_infer_rejects_bad_tensors_naming_the_field(client: FlaskClient, body: dict, code: str,
                                                        field: str) -> None:
-    error_of(call(client, "POST", INFER, rule=INFER_RULE, json=body), 422, code, field)
+    v2_error_of(call(client, "POST", INFER, rule=INFER_RULE, json=body), 422, code, field)
 
 
 def test_v2_infer_errors_for_bodies(client: FlaskClient) -> None:
-    error_of(call(client, "POST", INFER, rule=INFER_RULE, data=b"\x00\x01",
+    v2_error_of(call(client, "POST", INFER, rule=INFER_RULE, data=b"\x00\x01",
                   content_type="application/octet-stream"), 415, "unsupported_media_type")
-    error_of(call(client, "POST", INFER, rule=INFER_RULE, data=b"{", content_type="application/json"),
+    v2_error_of(call(client, "POST", INFER, rule=INFER_RULE, data=b"{", content_type="application/json"),
              400, "malformed_json")
+
+
+def test_v2_infer_reads_a_body_without_content_type_as_json(client: FlaskClient,
+                                                            scorer: HeadlineScorer) -> None:
+    # tritonclient sends none; a body of another declared type is still refused (above).
+    response = client.post(INFER, data=json.dumps(_infer_body([CAT])))
+    assert "Content-Type" not in response.request.headers
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert math.isclose(response.get_json()["outputs"][0]["data"][0], scorer.score(CAT).score,
+                        rel_tol=1e-6)
+
+
+def test_v2_infer_accepts_the_protocols_own_fields(client: FlaskClient, scorer: HeadlineScorer) -> None:
+    body = _infer_body([CAT], id="r1", model_name="headline-scorer", model_version=scorer.version,
+                       parameters={"priority": 1})
+    body["inputs"][0]["parameters"] = {"content_type": "str"}
+    body["outputs"] = [{"name": "score", "parameters": {"binary_data": False}}]
+    response = call(client, "POST", INFER, rule=INFER_RULE, json=body)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json()["id"] == "r1"
+    v2_error_of(call(client, "POST", INFER, rule=INFER_RULE,
+                     json=_infer_body([CAT], model_name="other-model")), 422, "invalid_value",
+                "model_name")
+
+
+def test_v2_errors_are_the_protocols_string_while_v1_keeps_its_shape(client: FlaskClient) -> None:
+    v2 = call(client, "POST", INFER, rule=INFER_RULE, json=_infer_body([CAT, 5], shape=[2]))
+    assert v2_error_of(v2, 422, "wrong_type", "inputs[0].data[1]")["error"].startswith(
+        "inputs[0].data[1] must be")
+    error_of(call(client, "POST", "/v1/score", json={"headline": 5}), 422, "wrong_type", "headline")
 
 
 # --- create_app --------------------------------------------------------------------------------
@@ -614,3 +657,38 @@ def test_create_app_takes_overrides_of_the_environment(models_root: Path,
     assert app.config["MAX_CONTENT_LENGTH"] == settings.max_body_bytes
     with pytest.raises(ValueError, match="max_headlines"):
         create_app({"max_headlines": 9})
+
+
+# --- POST /v1/suggest ----------------------------------------------------------------------------
+
+def test_suggest_returns_calmer_rewrites_with_scores_bands_and_edits(
+        client: FlaskClient, scorer: HeadlineScorer) -> None:
+    shout = "SHOCKING: The Mayor DESTROYS The Budget Debate!"
+    response = call(client, "POST", "/v1/suggest", json={"headline": f" {shout} "})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    body = response.get_json()
+    original = scorer.score(shout, explain=False)
+    assert (body["headline"], body["score"], body["label"]) == (shout, original.score, original.label)
+    assert body["model_version"] == scorer.version and body["threshold"] == scorer.threshold
+    assert 1 <= len(body["suggestions"]) <= 3
+    scores = [s["score"] for s in body["suggestions"]]
+    assert scores == sorted(scores) and max(scores) < original.score
+    for suggestion in body["suggestions"]:
+        assert suggestion["score"] == scorer.score(suggestion["headline"], explain=False).score
+        assert suggestion["edits"] and all(e["rule"] for e in suggestion["edits"])
+
+
+def test_suggest_for_a_plain_headline_offers_nothing(client: FlaskClient) -> None:
+    body = call(client, "POST", "/v1/suggest", json={"headline": "Parliament passes the budget bill"}
+                ).get_json()
+    assert body["suggestions"] == [] and body["band"] in ("neutral", "borderline", "sensational")
+
+
+@pytest.mark.parametrize(("body", "code", "field"), [
+    ({}, "missing_field", "headline"), ({"headline": 3}, "wrong_type", "headline"),
+    ({"headline": " "}, "empty_headline", "headline"),
+    ({"headline": "x", "explain": True}, "unknown_field", "explain"),
+])
+def test_suggest_refuses_bad_requests_naming_the_field(client: FlaskClient, body: dict, code: str,
+                                                       field: str) -> None:
+    error_of(call(client, "POST", "/v1/suggest", json=body), 422, code, field)

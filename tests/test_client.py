@@ -29,6 +29,7 @@ from headline_scorer.client import (
     ServiceUnavailable,
     TLSError,
 )
+from headline_scorer.rewrite import suggest_rewrites
 from headline_scorer.scorer import HeadlineScorer
 from service import create_app
 from service.config import Settings
@@ -116,6 +117,21 @@ def test_score_returns_the_api_answer_equal_to_the_local_scorer(
     expected = scorer.score("SHOCKING: The Coach DESTROYS The Debate!").as_dict()
     assert {k: result[k] for k in ("headline", "score", "label", "cues")} == expected
     assert result["model_version"] == scorer.version and result["threshold"] == scorer.threshold
+
+
+def test_suggest_returns_the_calmer_rewrites_of_the_core(
+        server: tuple[str, Recorder], scorer: HeadlineScorer) -> None:
+    url, _ = server
+    headline = "SHOCKING: The Coach DESTROYS The Debate!"
+    with client_for(url) as client:
+        result = client.suggest(headline)
+        with pytest.raises(HeadlineRejected) as refused:
+            client.suggest("   ")
+    assert refused.value.field == "headline"
+    assert result["score"] == scorer.score(headline).score
+    assert [s["headline"] for s in result["suggestions"]] == [
+        s.headline for s in suggest_rewrites(scorer, headline)]
+    assert result["suggestions"], "no calmer rewrite of a shouted, tabloid headline"
 
 
 def test_score_many_batches_by_the_servers_max_batch_in_order(

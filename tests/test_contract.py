@@ -76,7 +76,8 @@ def _tensor(**fields: Any) -> dict[str, Any]:
      "outputs[0].name", "no output 'probability'; outputs are score, label"),
     # An object's unknown fields come first, the outer object's before an inner one's.
     (V2InferenceRequest, {**_tensor(zz=1), "top": 3, "id": 3}, "unknown_field", "top",
-     "unknown field 'top'; expected only id, inputs, outputs, parameters"),
+     "unknown field 'top'; expected only id, inputs, model_name, model_version, outputs, "
+     "parameters"),
     (V2InferenceRequest, {**_tensor(zz=1, name=3)}, "unknown_field", "inputs[0].zz",
      "unknown field 'zz'; expected only data, datatype, name, parameters, shape"),
 ])

@@ -1,6 +1,10 @@
 """Editors' feedback: ``POST /v1/feedback``, the admin list and exports, a database that is
 locked, unwritable or not a database, and ``make train FEEDBACK=1`` (``--feedback``).
 
+The tests of what the service promises run against both backends of the store: the SQLite
+file and a PostgreSQL database (a throwaway cluster, tests/postgres_server.py); those about
+an SQLite file's own failures (locks, permissions, WAL) run against SQLite only.
+
 Every response goes through ``tests.test_api.call``, which checks it against the schema that
 ``/openapi.json`` documents for that route and status.
 """
@@ -15,19 +19,29 @@ import os
 import re
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
 from headline_scorer.artifact import CURRENT_LINK
-from headline_scorer.feedback_store import COLUMNS, FeedbackStore
+from headline_scorer.feedback_store import (
+    COLUMNS,
+    MIGRATIONS,
+    PostgresFeedbackStore,
+    SqliteFeedbackStore,
+)
 from headline_scorer.scorer import HeadlineScorer
 from service import create_app
+from service.config import Settings
 from tests.conftest import train_fixture_model
+from tests.postgres_server import PostgresCluster
 from tests.test_api import MAX_CHARS, call, error_of, settings_for
 from training.feedback import MIN_PER_LABEL, feedback_dataset
 from training.loaders import DataError
@@ -42,10 +56,54 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "data" / "feedback.sqlite3"
 
 
+@dataclass
+class Database:
+    """The feedback database of a test's app, read directly rather than through the store."""
+
+    path: Path
+    url: str | None = None  # PostgreSQL; None for the SQLite file at path
+
+    def settings(self) -> dict[str, Any]:
+        return {"feedback_db": self.path, "feedback_url": self.url}
+
+    def env(self) -> tuple[str, str]:
+        """The variable and value that point the tools at this database."""
+        return ("HEADLINE_FEEDBACK_URL", self.url) if self.url else ("HEADLINE_FEEDBACK_DB",
+                                                                     str(self.path))
+
+    def rows(self) -> list[dict[str, Any]]:
+        if self.url is None:
+            return rows(self.path)
+        with psycopg.connect(self.url, row_factory=psycopg.rows.dict_row) as connection:
+            exists = connection.execute("SELECT to_regclass('feedback')").fetchone()
+            if exists["to_regclass"] is None:
+                return []
+            return connection.execute(
+                "SELECT id, to_char(created_at AT TIME ZONE 'UTC', "
+                "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS created_at, headline, label, note, "
+                "model_version, model_score, model_label FROM feedback ORDER BY id").fetchall()
+
+    def nothing_stored(self) -> bool:
+        """No record, and for SQLite not even a file."""
+        return not self.path.exists() if self.url is None else self.rows() == []
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
 @pytest.fixture
-def app(models_root: Path, db_path: Path) -> Flask:
-    return create_app(settings_for(models_root, feedback_db=db_path, admin_token=TOKEN,
-                                   feedback_busy_ms=200))
+def database(backend: str, db_path: Path, request: pytest.FixtureRequest) -> Database:
+    if backend == "sqlite":
+        return Database(db_path)
+    return Database(db_path, request.getfixturevalue("postgres").new_database())
+
+
+@pytest.fixture
+def app(models_root: Path, database: Database) -> Flask:
+    return create_app(settings_for(models_root, admin_token=TOKEN, feedback_busy_ms=200,
+                                   **database.settings()))
 
 
 @pytest.fixture
@@ -84,7 +142,7 @@ def admin_get(client: FlaskClient, query: str = "", token: str | None = TOKEN) -
 # ------------------------------------------------------------------------------ POST
 
 def test_feedback_is_stored_with_time_model_version_and_the_models_score(
-        client: FlaskClient, db_path: Path, scorer: HeadlineScorer) -> None:
+        client: FlaskClient, database: Database, scorer: HeadlineScorer) -> None:
     response = post(client, {"headline": f"  {CAT}\t", "label": "neutral",
                              "note": "a straight\nanimal story"})
     assert response.status_code == 201, response.get_data(as_text=True)
@@ -99,12 +157,13 @@ def test_feedback_is_stored_with_time_model_version_and_the_models_score(
     assert record["model_score"] == expected.score
     assert record["model_label"] == expected.label
     assert UTC_TIME.match(record["created_at"])
-    assert rows(db_path) == [record]
+    assert database.rows() == [record]
     second = post(client, {"headline": "Council approves budget", "label": "sensational"})
     assert second.status_code == 201
     assert second.get_json()["id"] == 2 and second.get_json()["note"] is None
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])
 def test_the_database_is_a_wal_file_under_the_configured_path(client: FlaskClient,
                                                                db_path: Path) -> None:
     assert not db_path.parent.exists()  # nothing is created before the first judgment
@@ -127,9 +186,9 @@ def test_the_database_is_a_wal_file_under_the_configured_path(client: FlaskClien
     ([CAT, "neutral"], "wrong_type", None),
 ])
 def test_invalid_feedback_is_a_422_naming_the_field_and_stores_nothing(
-        client: FlaskClient, db_path: Path, body: Any, code: str, field: str | None) -> None:
+        client: FlaskClient, database: Database, body: Any, code: str, field: str | None) -> None:
     error_of(post(client, body), 422, code, field)
-    assert not db_path.exists()
+    assert database.nothing_stored()
 
 
 def test_feedback_that_is_not_json_is_refused_like_every_other_route(client: FlaskClient) -> None:
@@ -140,6 +199,7 @@ def test_feedback_that_is_not_json_is_refused_like_every_other_route(client: Fla
 
 # ------------------------------------------------------------------------------ locked, unwritable
 
+@pytest.mark.parametrize("backend", ["sqlite"])
 def test_a_locked_database_is_a_503_and_loses_nothing(client: FlaskClient, db_path: Path) -> None:
     for i in range(3):
         assert post(client, {"headline": f"Council meets on day {i}", "label": "neutral"}
@@ -210,6 +270,7 @@ def file_permissions_obeyed() -> Iterator[None]:
         assert libc.capset(header, data) == 0, ctypes.get_errno()
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])
 def test_a_read_only_database_is_a_503_and_keeps_what_it_holds(client: FlaskClient,
                                                                db_path: Path) -> None:
     assert post(client, {"headline": CAT, "label": "neutral"}).status_code == 201
@@ -300,10 +361,10 @@ def test_csv_and_jsonl_exports_hold_every_record_exactly(client: FlaskClient,
 
 
 def test_an_empty_store_lists_nothing_and_creates_no_file(client: FlaskClient,
-                                                          db_path: Path) -> None:
+                                                          database: Database) -> None:
     assert admin_get(client).get_json() == {"total": 0, "items": [], "next_after_id": None}
     assert admin_get(client, "?format=csv").get_data(as_text=True) == ",".join(COLUMNS) + "\r\n"
-    assert not db_path.exists()
+    assert database.nothing_stored()
 
 
 @pytest.mark.parametrize(("query", "code", "field"), [
@@ -326,7 +387,7 @@ def _judgments(n: int) -> list[tuple[str, str]]:
 
 
 def _store(path: Path, judgments: list[tuple[str, str]]) -> None:
-    store = FeedbackStore(path)
+    store = SqliteFeedbackStore(path)
     for text, label in judgments:
         store.add(text, label, None, "test-version", 0.5, "neutral")
 
@@ -372,12 +433,12 @@ def test_a_missing_database_names_the_setting(tmp_path: Path,
 
 
 def test_make_train_feedback_adds_feedback_as_a_dataset_with_its_own_metrics(
-        client: FlaskClient, db_path: Path, fixture_data: Path, tmp_path: Path,
+        client: FlaskClient, database: Database, fixture_data: Path, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     judgments = _judgments(12)
     for text, label in judgments + [judgments[0]]:  # one duplicate
         assert post(client, {"headline": text, "label": label}).status_code == 201
-    monkeypatch.setenv("HEADLINE_FEEDBACK_DB", str(db_path))
+    monkeypatch.setenv(*database.env())
     models = tmp_path / "models"
     capsys.readouterr()
     assert train_fixture_model(fixture_data, models, "--feedback") == 0
@@ -394,11 +455,73 @@ def test_make_train_feedback_adds_feedback_as_a_dataset_with_its_own_metrics(
 
 
 def test_make_train_feedback_with_too_little_feedback_exits_1_saying_why(
-        client: FlaskClient, db_path: Path, fixture_data: Path, tmp_path: Path,
+        client: FlaskClient, database: Database, fixture_data: Path, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     assert post(client, {"headline": CAT, "label": "neutral"}).status_code == 201
-    monkeypatch.setenv("HEADLINE_FEEDBACK_DB", str(db_path))
+    monkeypatch.setenv(*database.env())
     assert train_fixture_model(fixture_data, tmp_path / "models", "--feedback") == 1
     err = capsys.readouterr().err
     assert "error: feedback:" in err and "every usable headline is neutral" in err
     assert not (tmp_path / "models" / CURRENT_LINK).exists()
+
+
+# ------------------------------------------------------------------------------ schema versions
+
+def test_the_schema_is_versioned_in_a_migrations_table(client: FlaskClient,
+                                                       database: Database) -> None:
+    assert post(client, {"headline": CAT, "label": "neutral"}).status_code == 201
+    query = "SELECT version, description FROM schema_migrations ORDER BY version"
+    if database.url is None:
+        with sqlite3.connect(database.path) as connection:
+            applied = connection.execute(query).fetchall()
+    else:
+        with psycopg.connect(database.url) as connection:
+            applied = connection.execute(query).fetchall()
+    assert applied == [(m.version, m.description) for m in MIGRATIONS]
+
+
+def test_a_database_of_the_first_layout_is_upgraded_and_keeps_its_records(tmp_path: Path) -> None:
+    # The layout before schema_migrations existed: the table, marked by PRAGMA user_version.
+    path = tmp_path / "feedback.sqlite3"
+    with closing(sqlite3.connect(path)) as connection:
+        connection.executescript(MIGRATIONS[0].sqlite[0] + ";\nPRAGMA user_version = 1;\n")
+        connection.execute(
+            "INSERT INTO feedback (created_at, headline, label, note, model_version, model_score,"
+            " model_label) VALUES ('2026-11-27T09:14:03.512Z', 'Old judgment', 'neutral', NULL,"
+            " 'old-version', 0.5, 'sensational')")
+        connection.commit()
+    store = SqliteFeedbackStore(path)
+    assert [r.headline for r in store.records()] == ["Old judgment"]
+    assert store.add(CAT, "neutral", None, "v", 0.9, "sensational").id == 2
+    with closing(sqlite3.connect(path)) as connection:
+        assert connection.execute("SELECT version FROM schema_migrations").fetchall() == [(1,)]
+
+
+def test_stores_opened_together_apply_each_migration_once(postgres: PostgresCluster) -> None:
+    url = postgres.new_database()
+    stores = [PostgresFeedbackStore(url) for _ in range(6)]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        counts = list(pool.map(lambda store: store.count(), stores))
+    assert counts == [0] * 6
+    with psycopg.connect(url) as connection:
+        assert connection.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == len(
+            MIGRATIONS)
+
+
+def test_a_database_that_cannot_be_reached_is_a_503_naming_the_setting(
+        models_root: Path, tmp_path: Path) -> None:
+    url = f"postgresql://postgres@/feedback?host={tmp_path}&port=5999"  # no server there
+    app = create_app(settings_for(models_root, feedback_url=url, admin_token=TOKEN))
+    response = post(app.test_client(), {"headline": CAT, "label": "neutral"})
+    error = error_of(response, 503, "feedback_unavailable")
+    assert "cannot be reached (HEADLINE_FEEDBACK_URL)" in error["message"]
+    assert "nothing was stored" in error["message"] and str(tmp_path) not in error["message"]
+    assert response.headers["Retry-After"] == "1"
+
+
+@pytest.mark.parametrize("url", ["sqlite:///feedback.db", "https://db.example.org/feedback"])
+def test_a_feedback_url_that_is_not_postgresql_stops_start_up(
+        monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    monkeypatch.setenv("HEADLINE_FEEDBACK_URL", url)
+    with pytest.raises(SystemExit, match="HEADLINE_FEEDBACK_URL must be a postgresql://"):
+        Settings.from_env()

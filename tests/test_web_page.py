@@ -32,6 +32,7 @@ from werkzeug.serving import make_server
 
 from headline_scorer.features import PHRASING_FEATURES, STYLE_FEATURES
 from headline_scorer.paths import PROJECT_ROOT
+from headline_scorer.rewrite import suggest_rewrites
 from headline_scorer.scorer import HeadlineScorer
 from service import create_app
 from tests.test_api import settings_for
@@ -238,6 +239,23 @@ def test_compare_mode_ranks_versions_from_least_to_most_sensational(
 
 
 # --------------------------------------------------------------------------- feedback
+
+def test_a_sensational_result_offers_calmer_rewrites(page: Page, scorer: HeadlineScorer) -> None:
+    enter(page, [SHOUT, PLAIN])
+    wait_scored(page, 2)
+    expected = suggest_rewrites(scorer, SHOUT)
+    assert expected and band_of(scorer.score(SHOUT).score, scorer.threshold) == "sensational"
+    shout_card = page.locator("#results > li").nth(0)
+    expect(shout_card.locator(".suggestions")).to_be_visible()
+    expect(shout_card.locator(".try-label")).to_have_text("Try:")
+    items = shout_card.locator(".try-list li")
+    expect(items).to_have_count(len(expected))
+    for i, suggestion in enumerate(expected):
+        expect(items.nth(i)).to_have_text(
+            f"{suggestion.headline} · {percent(suggestion.score)}/100, {suggestion.band}")
+    # A calm headline gets no "Try:" line.
+    expect(page.locator("#results > li").nth(1).locator(".suggestions")).to_be_hidden()
+
 
 def test_this_is_wrong_sends_feedback_that_is_stored(page: Page, live: Live,
                                                      scorer: HeadlineScorer) -> None:

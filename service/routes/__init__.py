@@ -2,6 +2,7 @@
 ``service.app.create_app``: ``score`` (/v1/score, /v1/score/batch, /v1/model), ``audit``
 (/v1/audit, the headlines of a posted page or feed), ``kserve``
 (the Open Inference Protocol, /v2/...), ``feedback`` (/v1/feedback), ``admin`` (/admin/...),
-``ops`` (health, readiness, metrics), ``web`` (the editors' page) and ``docs`` (/openapi.json,
-/docs). A route only translates between HTTP and the one served scorer.
+``ops`` (health, readiness, metrics), ``web`` (the editors' page), ``widget`` (/widget.js,
+for CMS pages) and ``docs`` (/openapi.json, /docs). A route only translates between HTTP and
+the one served scorer.
 """

@@ -19,7 +19,12 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, g, jsonify
 from flask.blueprints import BlueprintSetupState
 
-from headline_scorer.feedback_store import COLUMNS, FeedbackStore, FeedbackUnavailable
+from headline_scorer.feedback_store import (
+    COLUMNS,
+    FeedbackStore,
+    FeedbackUnavailable,
+    open_feedback_store,
+)
 from service.config import Settings
 from service.contract import FeedbackList, FeedbackQuery, FeedbackRecord, FeedbackRequest
 from service.errors import error_response
@@ -33,11 +38,13 @@ _MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson
 UNAVAILABLE_REPLY = error_reply(
     "The feedback database cannot be used now: locked by another connection for longer than "
     "HEADLINE_FEEDBACK_BUSY_MS (with a Retry-After header), read-only, not creatable, not an "
-    "SQLite database, or on a full disk. Nothing was stored or changed. Code: feedback_unavailable.",
+    "SQLite database, or on a full disk; or the PostgreSQL database of HEADLINE_FEEDBACK_URL is "
+    "down or restarting (Retry-After: 1). Nothing was stored or changed. Code: "
+    "feedback_unavailable.",
     "feedback_unavailable",
     "the feedback database is locked by another connection (waited 5000 ms, "
     "HEADLINE_FEEDBACK_BUSY_MS); cannot store the feedback; nothing was stored",
-    headers={"Retry-After": "Seconds to wait before trying again, when the database was locked."})
+    headers={"Retry-After": "Seconds to wait before trying again, when waiting may help."})
 
 blueprint = Blueprint("feedback", __name__)
 
@@ -48,7 +55,8 @@ def _install_store(state: BlueprintSetupState) -> None:
     # preloading gunicorn master and use from every worker and thread.
     app: Flask = state.app
     settings: Settings = app.config["SETTINGS"]
-    app.extensions[STORE_KEY] = FeedbackStore(settings.feedback_db, settings.feedback_busy_ms)
+    app.extensions[STORE_KEY] = open_feedback_store(settings.feedback_db, settings.feedback_url,
+                                                    settings.feedback_busy_ms)
 
 
 def feedback_store() -> FeedbackStore:

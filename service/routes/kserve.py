@@ -3,10 +3,16 @@
 So the service drops into KServe / Seldon tooling: server and model health, model metadata and
 ``POST /v2/models/headline-scorer/infer``, which takes one BYTES input tensor ``headline`` of
 shape ``[N]`` or ``[N, 1]`` and returns an FP32 tensor ``score`` (and a BYTES tensor ``label``)
-of shape ``[N]``. The scores are the FP32 roundings of what ``/v1/score`` returns. Errors use
-the service's one error shape rather than the protocol's bare ``{"error": "..."}`` string; both
-have the message under ``error``. The binary tensor extension is not supported (such a request
-is not JSON and gets a 415). The tensors' types are in ``service.contract``.
+of shape ``[N]``. The scores are the FP32 roundings of what ``/v1/score`` returns. The tensors'
+types are in ``service.contract``.
+
+What the official clients (tritonclient[http], kserve's InferenceRESTClient) need, and get: a
+body without Content-Type is read as JSON; the protocol's own fields (``id``, ``model_name``,
+``model_version``, ``parameters``) are accepted; and an error is the protocol's
+``{"error": "<message>"}`` with its status, carrying the service's ``code``, ``field`` and
+``request_id`` beside the message (:class:`~service.contract.V2Error`), whereas /v1 keeps its
+own error shape. The binary tensor extension is not supported (such a request is not JSON and
+gets a 415).
 """
 
 from __future__ import annotations
@@ -14,12 +20,13 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from flask import Blueprint, Response, g, jsonify
+from flask import Blueprint, Response, jsonify
 
 from service.contract import (
     V2_INPUT_NAME,
     V2_MODEL_NAME,
     V2_OUTPUTS,
+    V2Error,
     V2InferenceRequest,
     V2InferenceResponse,
     V2Live,
@@ -29,12 +36,31 @@ from service.contract import (
     V2Ready,
     V2ServerMetadata,
 )
-from service.errors import ApiError
-from service.model_holder import LoadedModel, current_model
-from service.openapi import Reply, operation, service_version
+from service.errors import ApiError, ValidationError
+from service.model_holder import LoadedModel, count_served, current_model
+from service.openapi import ERROR_RESPONSES, Reply, operation, service_version
 from service.request_body import parse_body
 
 blueprint = Blueprint("kserve", __name__)
+
+
+def _errors(*statuses: int) -> dict[int, Reply]:
+    """The documented error answers of a V2 route, in the protocol's shape."""
+    return {status: Reply(ERROR_RESPONSES[status][1], V2Error) for status in statuses}
+
+
+@blueprint.after_request
+def _protocol_error(response: Response) -> Response:
+    # Every error of these routes, whoever raised it (the contract, a route, a 413 or a bug),
+    # leaves the app's error handlers as {"error": {code, message, field, request_id}}; the
+    # protocol's clients read a string under "error" (tritonclient prints it).
+    if response.status_code >= 400 and response.is_json:
+        detail = (response.get_json(silent=True) or {}).get("error")
+        if isinstance(detail, dict):
+            response.set_data(jsonify(V2Error(error=detail["message"], code=detail["code"],
+                                              field=detail["field"],
+                                              request_id=detail.get("request_id"))).get_data())
+    return response
 
 
 def _served_model(model_name: str, model_version: str | None) -> LoadedModel:
@@ -80,8 +106,8 @@ def server_ready() -> Response:
 @blueprint.get("/v2/models/<model_name>/versions/<model_version>")
 @operation(operation_id=("v2ModelMetadata", "v2ModelMetadataVersion"), tag="kserve",
            summary="Model metadata (Open Inference Protocol)", path=V2ModelPath,
-           replies={200: Reply("The model's name, versions and tensors.", V2ModelMetadata)},
-           errors=(404, 500))
+           replies={200: Reply("The model's name, versions and tensors.", V2ModelMetadata),
+                    **_errors(404, 500)})
 def model_metadata(model_name: str, model_version: str | None = None) -> Response:
     model = _served_model(model_name, model_version)
     return jsonify(V2ModelMetadata(
@@ -99,8 +125,8 @@ def model_metadata(model_name: str, model_version: str | None = None) -> Respons
 @operation(operation_id=("v2ModelReady", "v2ModelReadyVersion"), tag="kserve",
            summary="Model readiness (Open Inference Protocol)", path=V2ModelPath,
            replies={200: Reply("Ready.", V2Ready, example={"name": V2_MODEL_NAME, "ready": True}),
-                    503: Reply("Not ready.", V2Ready, example={"name": V2_MODEL_NAME, "ready": False})},
-           errors=(404,))
+                    503: Reply("Not ready.", V2Ready, example={"name": V2_MODEL_NAME, "ready": False}),
+                    **_errors(404)})
 def model_ready(model_name: str, model_version: str | None = None) -> Response:
     ready = _served_model(model_name, model_version).probe() is None
     return _readiness(V2Ready(name=V2_MODEL_NAME, ready=ready), ready)
@@ -112,14 +138,19 @@ def model_ready(model_name: str, model_version: str | None = None) -> Response:
            summary="Score headlines (Open Inference Protocol)",
            description="Input BYTES tensor 'headline'; outputs FP32 'score' and BYTES 'label'.",
            path=V2ModelPath, body=V2InferenceRequest,
-           replies={200: Reply("The scores, in input order.", V2InferenceResponse)},
-           errors=(400, 404, 413, 415, 422, 500))
+           replies={200: Reply("The scores, in input order.", V2InferenceResponse),
+                    **_errors(400, 404, 413, 415, 422, 500)})
 def infer(model_name: str, model_version: str | None = None) -> Response:
     model = _served_model(model_name, model_version)
-    body = parse_body(V2InferenceRequest)
+    body = parse_body(V2InferenceRequest, untyped_is_json=True)
+    for field, given, served in (("model_name", body.model_name, V2_MODEL_NAME),
+                                 ("model_version", body.model_version, model.version)):
+        if given not in (None, served):
+            raise ValidationError("invalid_value", f"{field} {given!r} in the body is not the "
+                                  f"model of the path, {served!r}", field)
     wanted = list(V2_OUTPUTS) if body.outputs is None else [output.name for output in body.outputs]
     results = model.scorer.score_texts(body.inputs[0].data)  # as /v1/score/batch
-    g.headlines = len(results)
+    count_served(model, results)
     data = {
         "score": np.asarray([r.score for r in results], dtype=np.float32).tolist(),
         "label": [r.label for r in results],

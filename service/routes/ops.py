@@ -42,7 +42,9 @@ def readyz() -> Response:
            description="headline_scorer_http_requests_total{method,route,status}, "
                        "headline_scorer_http_request_duration_seconds{method,route} (histogram), "
                        "headline_scorer_headlines_scored_total{route}, "
-                       "headline_scorer_model_info{version}.",
+                       "headline_scorer_model_info{version}, "
+                       "headline_scorer_served_score{model_version} (histogram), "
+                       "headline_scorer_served_labels_total{model_version,label}.",
            replies={200: Reply("Prometheus text exposition format 0.0.4.", media=("text/plain",))})
 def metrics() -> Response:
     registry = current_app.extensions[METRICS_KEY]

@@ -23,10 +23,16 @@ NAMED_CUES = (*STYLE_FEATURES, *PHRASING_FEATURES, *MARKER_CUES.values())
 
 # Scripts and styles from this origin only, requests to this origin only, no inline code;
 # the data: image is the page's empty favicon (so the browser asks for no /favicon.ico).
-PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
-            "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+# Frames: only in the origins of HEADLINE_FRAME_ANCESTORS, none by default.
+_PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+             "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors {}")
 
 blueprint = Blueprint("web", __name__)
+
+
+def page_csp(settings: Settings) -> str:
+    """The editors' page's Content-Security-Policy."""
+    return _PAGE_CSP.format(" ".join(settings.frame_ancestors) or "'none'")
 
 
 @blueprint.get("/")
@@ -41,5 +47,5 @@ def index() -> Response:
     page = render_template("index.html", max_headline_chars=settings.max_headline_chars,
                            max_batch=settings.max_batch, named_cues=NAMED_CUES)
     response = Response(page, mimetype="text/html")
-    response.headers["Content-Security-Policy"] = PAGE_CSP
+    response.headers["Content-Security-Policy"] = page_csp(settings)
     return response

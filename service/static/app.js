@@ -1,7 +1,8 @@
 // The editors' page: scores the textarea's lines through POST /v1/score/batch as the editor
 // types, draws each result (score, band bar, label, cue words marked in place), ranks versions
 // in compare mode, finds and ranks the headlines of a pasted page through POST /v1/audit in
-// audit mode, sends "this is wrong" to POST /v1/feedback and exports CSV.
+// audit mode, offers calmer rewrites of a sensational headline (POST /v1/suggest), sends
+// "this is wrong" to POST /v1/feedback and exports CSV.
 //
 // Every piece of text reaches the page through textContent or createTextNode, never as markup:
 // headlines and error messages are the editor's or the service's text, not HTML.
@@ -52,6 +53,7 @@
     timer: null,
     controller: null,
     sent: new Map(), // headline -> stored feedback id
+    suggested: new Map(), // headline -> promise of its rewrites (null: none to offer)
   };
 
   // ---------------------------------------------------------------- text and numbers
@@ -443,8 +445,36 @@
       list.append(chip);
     }
     list.setAttribute("aria-label", "Cues, strongest first");
+    if (band === "sensational") showSuggestions(card, result.headline);
     wireFeedback(card, result);
     return card;
+  }
+
+  // ---------------------------------------------------------------- calmer rewrites
+
+  // Asked once per headline; a failure only means no "Try:" line (the score is what matters).
+  function suggestionsFor(headline) {
+    if (!state.suggested.has(headline)) {
+      state.suggested.set(headline, callJson("POST", "/v1/suggest", { headline })
+        .then((reply) => reply.suggestions, () => null));
+    }
+    return state.suggested.get(headline);
+  }
+
+  async function showSuggestions(card, headline) {
+    const suggestions = await suggestionsFor(headline);
+    if (!suggestions || !suggestions.length || !card.isConnected) return;
+    const list = card.querySelector(".try-list");
+    for (const suggestion of suggestions) {
+      const item = document.createElement("li");
+      const score = document.createElement("span");
+      score.className = "try-score";
+      score.textContent = ` \u00b7 ${percent(suggestion.score)}/100, ${suggestion.band}`;
+      item.append(document.createTextNode(suggestion.headline), score);
+      list.append(item);
+    }
+    list.setAttribute("aria-label", "Calmer versions, least sensational first");
+    card.querySelector(".suggestions").hidden = false;
   }
 
   function render() {

@@ -3,8 +3,8 @@
 The same text found several times (a front page that lists a story twice, a feed and the page
 it mirrors) is one headline with a count and every place it stood. Headlines are scored in one
 ``score_many`` call of the core scorer, so each gets exactly the score every other road gives
-it. Bands are the editors' page's: borderline is where the odds of sensational are within a
-factor of two of the threshold's odds (``service/static/app.js``, ``setModel``).
+it, and its band by the core's ``band_of``, as the editors' page draws it. A sensational
+headline can also get the core's calmer rewrites (``headline_scorer.rewrite``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ import math
 from dataclasses import dataclass, field
 
 from headline_scorer.extract import Document, ExtractionError, extract
-from headline_scorer.scorer import EmptyHeadline, HeadlineScorer, ScoredHeadline
+from headline_scorer.rewrite import Suggestion, suggest_rewrites
+from headline_scorer.scorer import SENSATIONAL, EmptyHeadline, HeadlineScorer, ScoredHeadline, band_of
 
 BANDS = ("neutral", "borderline", "sensational")
 _KIND_NAMES = {"feed": "feed", "html": "HTML page", "text": "text"}
@@ -21,7 +22,8 @@ _KIND_NAMES = {"feed": "feed", "html": "HTML page", "text": "text"}
 
 @dataclass(frozen=True)
 class Bands:
-    """Score limits of the three bands around a model's threshold."""
+    """Where ``band_of`` puts the limits of the three bands around a model's threshold, for
+    a report to draw them."""
 
     low: float
     high: float
@@ -31,11 +33,6 @@ class Bands:
         t = min(max(threshold, 1e-6), 1 - 1e-6)
         z = math.log(t / (1 - t))
         return cls(1 / (1 + math.exp(-(z - math.log(2)))), 1 / (1 + math.exp(-(z + math.log(2)))))
-
-    def of(self, score: float) -> str:
-        if score < self.low:
-            return "neutral"
-        return "borderline" if score < self.high else "sensational"
 
 
 @dataclass(frozen=True)
@@ -53,6 +50,7 @@ class AuditedHeadline:
     scored: ScoredHeadline
     band: str
     occurrences: list[Occurrence] = field(default_factory=list)
+    rewrites: list[Suggestion] = field(default_factory=list)  # calmer, calmest first
 
     @property
     def headline(self) -> str:
@@ -120,22 +118,25 @@ def find_headlines(documents: list[Document], fmt: str | None = None
 
 
 def audit_documents(documents: list[Document], scorer: HeadlineScorer, fmt: str | None = None,
-                    failed: list[SourceOutcome] | None = None) -> Audit:
+                    failed: list[SourceOutcome] | None = None, rewrites: bool = False) -> Audit:
     """Find, merge and score the headlines of ``documents``; ``failed`` are sources that could
-    not even be read, reported alongside."""
+    not even be read, reported alongside (``rewrites``: see :func:`score_headlines`)."""
     places, outcomes = find_headlines(documents, fmt)
-    return score_headlines(places, [*(failed or []), *outcomes], scorer)
+    return score_headlines(places, [*(failed or []), *outcomes], scorer, rewrites)
 
 
 def score_headlines(places: dict[str, list[Occurrence]], outcomes: list[SourceOutcome],
-                    scorer: HeadlineScorer) -> Audit:
-    """Score each distinct headline of :func:`find_headlines` once, and rank them."""
-    bands = Bands.around(scorer.threshold)
+                    scorer: HeadlineScorer, rewrites: bool = False) -> Audit:
+    """Score each distinct headline of :func:`find_headlines` once, and rank them; with
+    ``rewrites``, each one labelled sensational gets its calmer rewrites."""
     texts = list(places)
     headlines = []
     for text, scored in zip(texts, scorer.score_many(texts, explain=True)):
         if isinstance(scored, EmptyHeadline):  # found texts are normalised and non-empty
             continue
-        headlines.append(AuditedHeadline(scored, bands.of(scored.score), places[text]))
+        calmer = (suggest_rewrites(scorer, scored.headline)
+                  if rewrites and scored.label == SENSATIONAL else [])
+        headlines.append(AuditedHeadline(scored, band_of(scored.score, scorer.threshold),
+                                         places[text], calmer))
     headlines.sort(key=lambda h: (-h.scored.score, h.headline))
-    return Audit(headlines, outcomes, scorer.version, scorer.threshold, bands)
+    return Audit(headlines, outcomes, scorer.version, scorer.threshold, Bands.around(scorer.threshold))

@@ -32,7 +32,7 @@ from batch.audit.sources import USER_AGENT, FetchLimits, SourceError, load_sourc
 from headline_scorer.audit import Bands, audit_documents
 from headline_scorer.extract import Document, ExtractionError, detect_format, extract, reads_as_headline
 from headline_scorer.paths import PROJECT_ROOT
-from headline_scorer.scorer import Cue, HeadlineScorer
+from headline_scorer.scorer import Cue, HeadlineScorer, band_of
 
 FIXTURES = Path(__file__).parent / "fixtures" / "audit"
 EXPECTED = {name: texts for name, texts in json.loads((FIXTURES / "expected.json").read_text()).items()
@@ -221,7 +221,8 @@ def test_audit_merges_duplicates_and_scores_each_once(scorer: HeadlineScorer) ->
     assert scores == sorted(scores, reverse=True)
     for h in audit.headlines:
         assert h.scored.score == scorer.score(h.headline).score  # the same as every other road
-        assert h.band == Bands.around(scorer.threshold).of(h.scored.score)
+        assert h.band == band_of(h.scored.score, scorer.threshold)
+        assert h.rewrites == []  # only asked for by the command
     assert [o.found for o in audit.sources] == [9, 5, 5]
 
 
@@ -242,10 +243,12 @@ def test_a_source_without_headlines_is_named() -> None:
                                      "read as another format: feed, html or text)"
 
 
-def test_bands_match_the_editors_page() -> None:
-    bands = Bands.around(0.5)
-    assert bands.low == pytest.approx(1 / 3) and bands.high == pytest.approx(2 / 3)
-    assert [bands.of(s) for s in (0.2, 0.5, 0.9)] == ["neutral", "borderline", "sensational"]
+@pytest.mark.parametrize("threshold", [0.195, 0.329, 0.5, 0.8])
+def test_drawn_band_limits_are_where_band_of_changes_band(threshold: float) -> None:
+    bands = Bands.around(threshold)
+    assert [band_of(s, threshold) for s in (bands.low - 1e-9, bands.low + 1e-9, bands.high - 1e-9,
+                                            bands.high + 1e-9)] == [
+        "neutral", "borderline", "borderline", "sensational"]
 
 
 def test_cues_are_placed_as_on_the_page() -> None:
@@ -417,6 +420,25 @@ def test_command_fails_only_when_nothing_is_audited(
     assert code == 1
     assert out == ""
     assert err.splitlines()[-1] == "error: nothing could be audited"
+
+
+def test_command_offers_calmer_rewrites_of_sensational_headlines(
+        models_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    output, report = tmp_path / "out.jsonl", tmp_path / "audit.html"
+    code, _, _ = run_audit(capsys, models_root, str(FIXTURES / "front.html"), "--output", str(output),
+                           "--report", str(report))
+    assert code == 0
+    records = [json.loads(line) for line in output.read_text().splitlines()]
+    offered = [r for r in records if r["calmer_rewrite"]]
+    assert offered  # "SHOCKING: ... Trick!" loses its label and its "!"
+    for record in records:
+        if record["label"] != "sensational":
+            assert record["calmer_rewrite"] is None
+    for record in offered:
+        assert record["calmer_rewrite"]["score"] < record["score"]
+    html = report.read_text()
+    for record in offered:
+        assert f'Calmer: {record["calmer_rewrite"]["headline"]}'.replace("'", "&#x27;") in html
 
 
 def test_command_jsonl_and_forced_format(models_root: Path, tmp_path: Path,

@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from headline_scorer.audit import Bands
 from headline_scorer.extract import Document, extract
-from headline_scorer.scorer import HeadlineScorer
+from headline_scorer.scorer import HeadlineScorer, band_of
 from service import create_app
 from tests.test_api import call, error_of, settings_for
 
@@ -50,11 +49,10 @@ def test_audit_finds_scores_and_ranks_as_the_cli_does(client: FlaskClient, score
     assert sorted(h["headline"] for h in body["headlines"]) == sorted({f.text for f in found})
     scores = [h["score"] for h in body["headlines"]]
     assert scores == sorted(scores, reverse=True)
-    bands = Bands.around(scorer.threshold)
     for headline in body["headlines"]:
         expected = scorer.score(headline["headline"])
         assert headline["score"] == expected.score and headline["label"] == expected.label
-        assert headline["band"] == bands.of(expected.score)
+        assert headline["band"] == band_of(expected.score, scorer.threshold)
         assert headline["cues"] == [{"text": c.text, "weight": c.weight} for c in expected.cues]
         assert headline["found_at"] == [f.where for f in found if f.text == headline["headline"]]
         assert headline["count"] == len(headline["found_at"])

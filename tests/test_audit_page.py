@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from headline_scorer.audit import Bands
 from headline_scorer.paths import PROJECT_ROOT
-from headline_scorer.scorer import HeadlineScorer
+from headline_scorer.scorer import HeadlineScorer, band_of
 from tests.test_web_page import CHROMIUM, CHROMIUM_ARGS, Live, cards, percent, serving
 
 if not CHROMIUM.exists():
@@ -63,12 +62,11 @@ def test_pasted_front_page_is_audited_and_ranked(page: Page, scorer: HeadlineSco
     shown = cards(page)
     assert len(shown) == 8
     assert [c["score"] for c in shown] == sorted((c["score"] for c in shown), reverse=True)
-    bands = Bands.around(scorer.threshold)
     for rank, card in enumerate(shown, start=1):
         expected = scorer.score(card["headline"])
         assert card["score"] == expected.score
         assert card["number"] == str(percent(expected.score))
-        assert card["band"] == bands.of(expected.score)
+        assert card["band"] == band_of(expected.score, scorer.threshold)
         assert card["rank"].startswith(f"{rank} of 8")
     dog = next(c for c in shown if c["headline"].startswith("You Won't Believe"))
     assert "found 2 times" in dog["rank"]

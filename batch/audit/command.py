@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     limits = FetchLimits(timeout=args.timeout, max_bytes=args.max_bytes)
     documents, failed = read_sources(args.sources, limits)
-    audit = audit_documents(documents, scorer, args.format, failed)
+    audit = audit_documents(documents, scorer, args.format, failed, rewrites=True)
     # Outcomes in the order the sources were given (a source given twice: its first place).
     order = {source: i for i, source in reversed(list(enumerate(args.sources)))}
     audit.sources.sort(key=lambda outcome: order.get(outcome.source, len(order)))

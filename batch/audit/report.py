@@ -20,7 +20,8 @@ from headline_scorer.audit import BANDS, Audit, AuditedHeadline
 from headline_scorer.features import PHRASING_FEATURES, STYLE_FEATURES
 from headline_scorer.scorer import MARKER_CUES, Cue
 
-ROW_FIELDS = ("rank", "headline", "score", "band", "label", "count", "found_in", "cues", "model_version")
+ROW_FIELDS = ("rank", "headline", "score", "band", "label", "count", "found_in", "cues", "calmer_rewrite",
+              "model_version")
 _ANSI = {"neutral": "\033[32m", "borderline": "\033[33m", "sensational": "\033[31m"}
 _RESET = "\033[0m"
 # Named cues with no single place in the text (ALL-CAPS words, length bands, ...).
@@ -101,6 +102,8 @@ def rows(audit: Audit) -> list[dict]:
              "label": h.scored.label, "count": h.count,
              "found_in": [{"source": o.source, "where": o.where} for o in h.occurrences],
              "cues": [{"text": c.text, "weight": c.weight} for c in h.scored.cues or ()],
+             "calmer_rewrite": ({"headline": h.rewrites[0].headline, "score": h.rewrites[0].score}
+                                if h.rewrites else None),
              "model_version": audit.model_version}
             for rank, h in enumerate(audit.headlines, start=1)]
 
@@ -118,6 +121,7 @@ def write_csv(audit: Audit, stream: IO[str]) -> None:
     for record in rows(audit):
         record["found_in"] = " | ".join(f"{p['source']} ({p['where']})" for p in record["found_in"])
         record["cues"] = json.dumps(record["cues"], ensure_ascii=False)
+        record["calmer_rewrite"] = record["calmer_rewrite"]["headline"] if record["calmer_rewrite"] else ""
         writer.writerow({k: _spreadsheet_safe(v) for k, v in record.items()})
 
 
@@ -257,6 +261,7 @@ mark.cue.down { background: var(--cue-down); border-bottom: 2px solid var(--neut
 .chip.down { background: var(--neutral-tint); color: var(--neutral); }
 .where { font-size: 0.85rem; color: var(--muted); margin: 0; overflow-wrap: anywhere; }
 .problems li { color: var(--sensational); }
+.calmer { grid-column: 2; margin: 0.25rem 0 0; color: var(--neutral); }
 """
 
 
@@ -288,7 +293,11 @@ def html_report(audit: Audit, generated: datetime | None = None) -> str:
             f'<p class="text">{_marked(h)}</p>'
             f'<p class="where">#{rank} \u00b7 {h.band} band \u00b7 labelled {h.scored.label}{times} '
             f'\u00b7 {places}</p>'
-            f'<ul class="cues" aria-label="Cues, strongest first">{chips}</ul></li>')
+            f'<ul class="cues" aria-label="Cues, strongest first">{chips}</ul>'
+            + (f'<p class="calmer">Calmer: {e(h.rewrites[0].headline)} '
+               f'<span class="muted">({percent(h.rewrites[0].score)}, {h.rewrites[0].band})</span></p>'
+               if h.rewrites else "")
+            + "</li>")
     low, high = percent(audit.bands.low), percent(audit.bands.high)
     return "\n".join([
         "<!DOCTYPE html>",

@@ -21,6 +21,10 @@ to stdout, give JSON lines) unless ``--output`` ends in ``.jsonl``, ``.csv``, ``
 (``headline_scorer.client``) instead of a local model, with identical results; ``--dask`` runs
 the job on a Dask cluster (``batch.dask_job``).
 
+``headline-score audit SOURCE...`` is another command: it finds the headlines of pages, feeds
+and text dumps (files or URLs) and ranks them (:mod:`batch.audit.command`; ``headline-score
+audit --help``). A file named ``audit`` is scored as ``./audit``.
+
 This module owns the command line: its arguments, choosing the scoring back-end
 (:mod:`batch.scoring`) and the sink (:mod:`batch.sinks`), the progress bar and the exit codes
 (1 bad input or output, 2 no usable model, 3 the service cannot be reached).
@@ -37,6 +41,7 @@ import pyarrow as pa
 from tqdm import tqdm
 
 from batch import dask_job
+from batch.audit import command as audit_command
 from batch.formats import (
     FORMATS,
     STDIN_NAME,
@@ -62,6 +67,7 @@ PROGRESS_MIN_ROWS = 1000
 PROGRESS_DELAY = 1.0  # seconds before the bar shows: quick runs stay quiet
 LOCAL_CHUNK_ROWS = 1000  # rows scored and written at a time with a local model
 DEFAULT_TIMEOUT = 30.0
+AUDIT_COMMAND = "audit"
 
 
 def _chunks(records: Iterator[Record], size: int) -> Iterator[list[Record]]:
@@ -82,7 +88,10 @@ def _chunks(records: Iterator[Record], size: int) -> Iterator[list[Record]]:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="headline-score", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="headline-score", description=__doc__.split("\n")[0],
+        epilog=f"headline-score {AUDIT_COMMAND} SOURCE... ranks the headlines of pages and feeds "
+               f"(see headline-score {AUDIT_COMMAND} --help).")
     parser.add_argument("files", nargs="*", metavar="FILE",
                         help=".txt, .csv, .tsv, .jsonl or .parquet files (default: stdin, one "
                              "headline per line); with --dask, glob patterns too")
@@ -153,7 +162,10 @@ def _dask_options(args: argparse.Namespace) -> dask_job.JobOptions:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else argv
+    if arguments[:1] == [AUDIT_COMMAND]:
+        return audit_command.main(arguments[1:])
+    args = parse_args(arguments)
     if args.dask is not None:
         return dask_job.run_command(_dask_options(args), args.dask, args.workers)
     try:

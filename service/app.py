@@ -35,10 +35,10 @@ from service.metrics import UNMATCHED_ROUTE, ServiceMetrics
 from service.model_holder import METRICS_KEY, MODEL_KEY, LoadedModel, install_model
 from service.openapi import build_document, install_openapi
 from service.reload import follow_published_model
-from service.routes import admin, docs, feedback, kserve, ops, score, web, widget
+from service.routes import admin, audit, docs, feedback, kserve, ops, score, web, widget
 
 #: The route modules, in the order their blueprints are registered and documented.
-ROUTES: tuple[ModuleType, ...] = (score, feedback, web, widget, kserve, ops, admin, docs)
+ROUTES: tuple[ModuleType, ...] = (score, audit, feedback, web, widget, kserve, ops, admin, docs)
 
 # Any other method is counted as "other", so odd requests cannot create new metric series.
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})

@@ -42,6 +42,8 @@ from pydantic import ValidationError as PydanticValidationError
 # typing_extensions' TypedDict: pydantic reads typing's only from Python 3.12 on.
 from typing_extensions import TypedDict
 
+from headline_scorer.audit import BANDS
+from headline_scorer.extract import FORMATS
 from headline_scorer.feedback_store import LABELS
 from headline_scorer.text import (
     EMPTY_AFTER_NORMALISING,
@@ -368,6 +370,59 @@ class FeedbackQuery(Contract):
             raise ContractViolation("unknown_field", "limit applies to the JSON list only; an export "
                                     "holds every record after after_id", at=("limit",))
         return self
+
+
+# --- audits ----------------------------------------------------------------------------------
+
+AuditFormat = Literal["feed", "html", "text"]
+if get_args(AuditFormat) != FORMATS:  # the kinds the core's extraction reads are the contract's
+    raise ImportError(f"service.contract.AuditFormat {get_args(AuditFormat)} differs from {FORMATS}")
+Band = Literal["neutral", "borderline", "sensational"]
+if get_args(Band) != BANDS:
+    raise ImportError(f"service.contract.Band {get_args(Band)} differs from the core's {BANDS}")
+
+
+class AuditRequest(Contract):
+    """A document whose headlines to find, score and rank."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "document": "<html><body><main><h2>You Won't Believe What This Dog Did At The Airport</h2>"
+                    "</main></body></html>"}]})
+    document: Annotated[str, Field(description=(
+        "The document itself: an RSS or Atom feed, an HTML page or a page's text, within the body "
+        "limit (MAX_BODY_BYTES). The service never fetches a URL."))]
+    format: Annotated[AuditFormat | None, _choice(AuditFormat, "invalid_format", lambda v: (
+        f"format must be one of {', '.join(FORMATS)}, got {v!r}")), Field(description=(
+        "Read the document as this kind (code invalid_format otherwise); by default the kind is "
+        "detected from the content (a feed or an HTML document says so in its first bytes), else "
+        "text."))] = None
+
+
+class AuditedHeadline(TypedDict):
+    """One distinct headline of the document, scored once."""
+
+    headline: ScoredHeadline
+    score: Score
+    label: ScoredLabel
+    cues: Cues
+    band: Annotated[Band, Field(description=(
+        "borderline: the odds of sensational within a factor of two of the threshold's, as on the "
+        "editors' page."))]
+    count: Annotated[int, Field(ge=1, description="How many times the document shows this headline.")]
+    found_at: Annotated[list[str], Field(description=(
+        "Where each of those stood: a CSS selector (HTML), the item's link or id (feeds), 'line N' "
+        "(text)."))]
+
+
+class AuditResponse(TypedDict):
+    """The headlines found in a document, most sensational first."""
+
+    model_version: str
+    threshold: float
+    format: Annotated[AuditFormat, Field(description="The kind the document was read as.")]
+    found: Annotated[int, Field(ge=1, description="Headlines found, duplicates included.")]
+    headlines: Annotated[list[AuditedHeadline], Field(
+        description="Each distinct headline once, most sensational first.")]
 
 
 # --- admin and operations ------------------------------------------------------------------

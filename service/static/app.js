@@ -1,6 +1,7 @@
 // The editors' page: scores the textarea's lines through POST /v1/score/batch as the editor
 // types, draws each result (score, band bar, label, cue words marked in place), ranks versions
-// in compare mode, offers calmer rewrites of a sensational headline (POST /v1/suggest), sends
+// in compare mode, finds and ranks the headlines of a pasted page through POST /v1/audit in
+// audit mode, offers calmer rewrites of a sensational headline (POST /v1/suggest), sends
 // "this is wrong" to POST /v1/feedback and exports CSV.
 //
 // Every piece of text reaches the page through textContent or createTextNode, never as markup:
@@ -33,6 +34,12 @@
   const copyButton = $("copy-csv");
   const downloadButton = $("download-csv");
   const template = $("result-template");
+  const inputLabel = $("headlines-label");
+  const inputHint = $("headlines-hint");
+  const LINE_INPUT = { label: inputLabel.textContent, hint: inputHint.textContent,
+    placeholder: textarea.placeholder };
+  const AUDIT_INPUT = { label: "A page's HTML, a feed's XML or a page's text",
+    hint: inputHint.dataset.auditHint, placeholder: "<html>\u2026 or <rss>\u2026 or the page's text" };
 
   const limits = {
     chars: Number(document.body.dataset.maxHeadlineChars) || Infinity,
@@ -192,6 +199,10 @@
     clearTimeout(state.timer);
     const seq = ++state.seq;
     if (state.controller) state.controller.abort();
+    if (state.mode === "audit") {
+      await auditNow(seq);
+      return;
+    }
     const all = readLines();
     if (!all.length) {
       state.entries = [];
@@ -258,6 +269,61 @@
     const failed = entries.filter((e) => e.error).length;
     setStatus(`Scored ${plural(entries.length - failed, "headline", "headlines")}`
       + (failed ? `; ${plural(failed, "line has", "lines have")} a problem.` : "."));
+  }
+
+  // The whole text area is one document: the service finds its headlines, scores each once and
+  // ranks them (most sensational first); entries keep that order, numbered by rank.
+  async function auditNow(seq) {
+    const text = textarea.value;
+    if (!text.trim()) {
+      state.entries = [];
+      hideProblem();
+      setStatus("");
+      render();
+      return;
+    }
+    if (!state.model && !(await loadModel())) return;
+    if (seq !== state.seq) return;
+    const controller = new AbortController();
+    state.controller = controller;
+    setStatus("Finding the page's headlines\u2026");
+    let reply;
+    try {
+      reply = await callJson("POST", "/v1/audit", { document: text }, controller.signal);
+    } catch (exc) {
+      if (exc.name === "AbortError" || seq !== state.seq) return;
+      if (exc instanceof ServiceProblem && exc.status === 422 && exc.error.field === "document") {
+        state.entries = [];
+        render();
+        // "document: no headlines found ...": the editor knows which document.
+        const message = exc.error.message.replace(/^document: /u, "");
+        showProblem(message.charAt(0).toUpperCase() + message.slice(1).replace(/\.?$/u, "."), false);
+        setStatus("No headlines to show.");
+        return;
+      }
+      showProblem(describe(exc));
+      resultsList.classList.add("stale");
+      setStatus("The audit failed; the results shown are from before your last change.");
+      return;
+    }
+    if (seq !== state.seq) return;
+    if (!state.model || reply.model_version !== state.model.version) {
+      setModel(reply.model_version, reply.threshold);
+    }
+    state.entries = reply.headlines.map((result, i) => ({
+      line: i + 1, text: result.headline, result, count: result.count, where: result.found_at }));
+    hideProblem();
+    render();
+    const kinds = { feed: "feed", html: "HTML page", text: "text" };
+    setStatus(`Found ${plural(state.entries.length, "headline", "headlines")} in this `
+      + `${kinds[reply.format] || reply.format}, ranked from most to least sensational.`);
+  }
+
+  function showInputFor(mode) {
+    const input = mode === "audit" ? AUDIT_INPUT : LINE_INPUT;
+    inputLabel.textContent = input.label;
+    inputHint.textContent = input.hint;
+    textarea.placeholder = input.placeholder;
   }
 
   // ---------------------------------------------------------------- drawing
@@ -338,7 +404,11 @@
     const card = template.content.firstElementChild.cloneNode(true);
     card.dataset.line = String(entry.line);
     const rankLine = card.querySelector(".rank");
-    if (rank && ranked > 1) {
+    if (state.mode === "audit") {
+      const times = entry.count > 1 ? ` \u00b7 found ${entry.count} times` : "";
+      rankLine.textContent = `${entry.line} of ${state.entries.length}${times} \u00b7 ${entry.where[0]}`;
+      rankLine.title = entry.where.join("\n");
+    } else if (rank && ranked > 1) {
       const where = rank === 1 ? " \u00b7 least sensational" : rank === ranked ? " \u00b7 most sensational" : "";
       rankLine.textContent = `${rank} of ${ranked}${where} \u00b7 line ${entry.line}`;
     } else {
@@ -538,7 +608,16 @@
   textarea.addEventListener("input", scheduleScoring);
   for (const radio of document.querySelectorAll('input[name="mode"]')) {
     radio.addEventListener("change", () => {
+      const wasAudit = state.mode === "audit";
       state.mode = radio.value;
+      showInputFor(state.mode);
+      if (wasAudit !== (state.mode === "audit")) {
+        // A page and a list of headlines are read differently: ask the service again.
+        state.entries = [];
+        render();
+        scoreNow();
+        return;
+      }
       render();
       setStatus(state.mode === "compare" ? "Ranked from least to most sensational."
         : "Shown in the order typed.");
@@ -552,5 +631,6 @@
   downloadButton.addEventListener("click", downloadCsv);
 
   state.mode = document.querySelector('input[name="mode"]:checked').value;
+  showInputFor(state.mode);
   loadModel().then((ok) => { if (ok && textarea.value.trim()) scoreNow(); });
 })();

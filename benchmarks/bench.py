@@ -8,6 +8,9 @@ machine in the same state (it may be noisy; the ratios hold better than the abso
 - in-process, 10,000 headlines: headlines/s of ``HeadlineScorer.score_many`` against
   ``pipeline.predict_proba`` on the same list;
 - model load time, and the time of each step (imports, verified load, scorer);
+- what the HTTP contract costs per request, in-process: a single and a 1,000-headline request
+  body decoded and validated through its model (``service.contract``), against decoding alone
+  and decoding plus the normalisation any check of the limits needs; and encoding the answer;
 - over HTTP, through gunicorn with the service's own settings and default workers, for the
   service (``service:create_app()``) and for the naive baseline (``benchmarks/naive_app.py``):
   time from process start to the first 200, resident memory per worker (shared and private,
@@ -49,6 +52,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: python benchmarks/bench.py
     sys.path.insert(0, str(ROOT))
@@ -57,6 +62,8 @@ from benchmarks.wrk_lua import WRK_DONE_AS_JSON  # noqa: E402
 from headline_scorer.artifact import git_commit, load_model  # noqa: E402
 from headline_scorer.scorer import HeadlineScorer  # noqa: E402
 from headline_scorer.text import normalise_text  # noqa: E402
+from service.config import Settings  # noqa: E402
+from service.contract import BatchRequest, ScoreRequest, validate  # noqa: E402
 from tests.nginx_front import Nginx  # noqa: E402
 
 GUNICORN = Path(sys.executable).parent / "gunicorn"
@@ -242,6 +249,59 @@ def measure_batch_cycle(model_dir: Path, headlines: list[str], size: int, second
     elapsed = time.perf_counter() - start
     return {"batch_size": size, "batches": len(batches), "headlines": done, "seconds": elapsed,
             "headlines_per_s": done / elapsed}
+
+
+def measure_contract(model_dir: Path, headlines: list[str], batch_size: int = 1000, passes: int = 5
+                     ) -> dict[str, Any]:
+    """Median µs per request body of each step between the bytes of a request and the bytes of
+    its answer that the contract touches: decoding (``json.loads``), decoding and normalising
+    each headline (the floor: any check of the length limit does that), decoding and
+    validating through the contract model, and encoding the answer with orjson as the app
+    does (answers are plain dicts, not validated). For single bodies (``/v1/score``, one per
+    headline) and for batch bodies of ``batch_size`` headlines (``/v1/score/batch``), each
+    timed ``passes`` times."""
+    settings = Settings()
+    scorer = HeadlineScorer.from_artifact(load_model(model_dir))
+    singles = [json.dumps({"headline": h}).encode() for h in headlines]
+    batches = [json.dumps({"headlines": headlines[i:i + batch_size]}).encode()
+               for i in range(0, len(headlines) - batch_size + 1, batch_size)]
+    single_answers = [{**scorer.score(h, explain=True).as_dict(), "threshold": scorer.threshold,
+                       "model_version": scorer.version} for h in headlines[:len(singles)]]
+    batch_answers = [{"model_version": scorer.version, "threshold": scorer.threshold,
+                      "results": [r.as_dict() for r in scorer.score_texts(json.loads(b)["headlines"])]}
+                     for b in batches]
+
+    def floor_single(body: bytes) -> object:
+        return normalise_text(json.loads(body)["headline"])
+
+    def floor_batch(body: bytes) -> object:
+        return [normalise_text(h) for h in json.loads(body)["headlines"]]
+
+    ways: dict[str, tuple[Callable[[Any], object], Callable[[Any], object]]] = {
+        "decode": (json.loads, json.loads),
+        "decode_normalise": (floor_single, floor_batch),
+        "decode_contract": (lambda b: validate(ScoreRequest, json.loads(b), settings),
+                            lambda b: validate(BatchRequest, json.loads(b), settings)),
+        "encode_answer": (orjson.dumps, orjson.dumps),
+    }
+    result: dict[str, Any] = {"singles": len(singles), "batches": len(batches), "batch_size": batch_size,
+                              "passes": passes}
+    clock = time.perf_counter
+    for name, (single, batch) in ways.items():
+        inputs = ((single_answers, batch_answers * passes) if name == "encode_answer"
+                  else (singles, batches * passes))
+        timings = []
+        for call, items in zip((single, batch), inputs):
+            for item in items[:10]:  # warm up
+                call(item)
+            seconds = []
+            for item in items:
+                start = clock()
+                call(item)
+                seconds.append(clock() - start)
+            timings.append(statistics.median(seconds) * 1e6)
+        result[name] = {"single_us": timings[0], "batch_us": timings[1]}
+    return result
 
 
 # --- HTTP ---------------------------------------------------------------------------------
@@ -637,6 +697,29 @@ def markdown(results: dict[str, Any]) -> str:
         f"(model load total {load['model_load_s']:.2f} s); a bare `joblib.load` "
         f"{load['joblib_load_s']:.2f} s.",
     ]
+    contract = ip.get("contract")
+    if contract:
+        size = contract["batch_size"]
+        lines += [
+            "",
+            f"The HTTP contract per request body (median of {contract['singles']:,} single bodies, and "
+            f"of {contract['batches']} bodies of {size:,} headlines timed {contract['passes']} times each; "
+            "answers are plain dicts encoded by orjson, not validated):",
+            "",
+            f"| | one headline, µs | {size:,} headlines, µs |",
+            "|---|---|---|",
+        ]
+        for name, label in (("decode", "`json.loads(body)`"),
+                            ("decode_normalise", "`json.loads` + `normalise_text` of each headline "
+                                                 "(the floor of any limit check)"),
+                            ("decode_contract", "`json.loads` + validation by the contract model"),
+                            ("encode_answer", "encoding the answer (orjson, with cues)")):
+            row = contract[name]
+            lines.append(f"| {label} | {_fmt(row['single_us'])} | {_fmt(row['batch_us'])} |")
+        over = {k: contract["decode_contract"][k] - contract["decode_normalise"][k]
+                for k in ("single_us", "batch_us")}
+        lines.append(f"| the contract over the floor | {_fmt(over['single_us'])} | "
+                     f"{_fmt(over['batch_us'])} |")
 
     http = results.get("http")
     if http:
@@ -746,6 +829,7 @@ def main(argv: list[str] | None = None) -> int:
         "batch": measure_batch(model_dir, headlines[:args.headlines]),
         # The same batches of 1,000 as the HTTP runs send (measure_http: 20 of them).
         "batch_cycle_1000": measure_batch_cycle(model_dir, headlines[:1000 * 20], 1000),
+        "contract": measure_contract(model_dir, headlines[:args.headlines]),
     }
     if not args.no_http:
         results["http"] = {}

@@ -4,9 +4,10 @@
 without a working one: :class:`~headline_scorer.artifact.ModelError` names the file at fault, and under
 gunicorn (preloaded) that stops start-up with that one line and a non-zero exit.
 
-Routes live in ``service/routes/``, one module per group, each with a ``blueprint`` and an
-``openapi_fragment(settings)`` documenting it; :data:`ROUTES` lists them in the order they are
-registered. Every per-request hook is registered here, in the order it runs.
+Routes live in ``service/routes/``, one module per group, each with a ``blueprint`` whose views
+declare their operations (``service.openapi.operation``); :data:`ROUTES` lists them in the
+order they are registered, and the OpenAPI document is generated from the registered routes.
+Every per-request hook is registered here, in the order it runs.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from service.errors import register_error_handlers
 from service.log import REQUEST_ID_HEADER, configure_logging, log_request, request_id_from
 from service.metrics import UNMATCHED_ROUTE, ServiceMetrics
 from service.model_holder import METRICS_KEY, MODEL_KEY, LoadedModel, install_model
-from service.openapi import install_openapi
+from service.openapi import build_document, install_openapi
 from service.reload import follow_published_model
 from service.routes import admin, docs, feedback, kserve, ops, score, web
 
@@ -70,6 +71,19 @@ class FastJSONProvider(DefaultJSONProvider):
         return self._app.response_class(
             orjson.dumps(obj, default=self.default, option=orjson.OPT_APPEND_NEWLINE),
             mimetype=self.mimetype)
+
+
+def _register_routes(app: Flask) -> None:
+    for routes in ROUTES:
+        app.register_blueprint(routes.blueprint)
+
+
+def openapi_document(settings: Settings) -> dict[str, Any]:
+    """The OpenAPI document an app with these settings serves, built without loading a model."""
+    app = Flask("service")
+    app.config["SETTINGS"] = settings
+    _register_routes(app)
+    return build_document(settings, app)
 
 
 def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
@@ -127,9 +141,8 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
         if settings.admin_token is None and request.path.startswith(admin.ADMIN_PREFIX):
             raise NotFound()
 
-    for routes in ROUTES:
-        app.register_blueprint(routes.blueprint)
-    install_openapi(app, settings, [routes.openapi_fragment(settings) for routes in ROUTES])
+    _register_routes(app)
+    install_openapi(app, settings)
 
     @app.after_request
     def page_headers(response: Response) -> Response:

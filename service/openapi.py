@@ -1,11 +1,11 @@
-"""The OpenAPI 3.1 document of the service, and its rendering as an HTML page.
+"""The OpenAPI 3.1 document of the service, generated from the contract and the routes.
 
-The document is assembled once, when the app is created, from a base (info, the error schema,
-the shared error responses) and one *fragment* per route module: a partial OpenAPI document
-(``tags``, ``paths``, ``components``) returned by the module's ``openapi_fragment(settings)``.
-A new route module documents itself by providing that function; nothing here changes.
-The HTML page is the same document rendered once, self-contained (no scripts, no external
-resources), so it works offline and behind any firewall; ``service.routes.docs`` serves both.
+Each view declares its operation with :func:`operation` (summary, tags, the contract types of
+its body, query, path and answers, the errors it can give); :func:`build_document` walks the
+app's URL map, so every route is documented and nothing else is, and takes every schema from
+``service.contract`` through pydantic. The document is built once per app, and rendered once
+into a self-contained HTML page (no scripts, no external resources) that works offline;
+``service.routes.docs`` serves both.
 """
 
 from __future__ import annotations
@@ -14,17 +14,23 @@ import functools
 import html
 import json
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask
+from pydantic import BaseModel, TypeAdapter
+from pydantic.json_schema import GenerateJsonSchema
 
+from headline_scorer.text import RAW_CHARS_PER_CHAR
 from service.config import Settings
+from service.contract import MAX_BATCH, MAX_HEADLINE_CHARS, RAW_HEADLINE_CHARS, Error
 
 OPENAPI_KEY = "headline_openapi"
+REF_TEMPLATE = "#/components/schemas/{model}"
+JSON = "application/json"
 
 # status -> (component name, description, error codes the service uses with it)
 ERROR_RESPONSES: dict[int, tuple[str, str, tuple[str, ...]]] = {
@@ -41,45 +47,78 @@ ERROR_RESPONSES: dict[int, tuple[str, str, tuple[str, ...]]] = {
     422: ("ValidationError", "The JSON is well formed but breaks the contract; 'field' names the "
           "offending field, e.g. 'headline' or 'headlines[3]'.",
           ("missing_field", "wrong_type", "unknown_field", "empty_headline", "headline_too_long",
-           "empty_batch", "batch_too_large", "bad_tensor")),
+           "empty_batch", "batch_too_large", "bad_tensor", "invalid_label", "note_too_long",
+           "invalid_parameter", "invalid_value")),
     500: ("InternalError", "The service failed; the error is logged with its traceback under "
           "the request_id given here.", ("internal_error",)),
     503: ("NotReady", "The model is not loaded or cannot score.", ("not_ready",)),
 }
 
-
-def ref(schema: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{schema}"}
-
-
-def json_body(schema: str, example: Any = None) -> dict[str, Any]:
-    """A required JSON request body of a component schema."""
-    media: dict[str, Any] = {"schema": ref(schema)}
-    if example is not None:
-        media["example"] = example
-    return {"required": True, "content": {"application/json": media}}
-
-
-def json_response(description: str, schema: str | dict[str, Any], example: Any = None
-                  ) -> dict[str, Any]:
-    media: dict[str, Any] = {"schema": ref(schema) if isinstance(schema, str) else schema}
-    if example is not None:
-        media["example"] = example
-    return {"description": description, "content": {"application/json": media}}
-
+TAGS = (
+    ("scoring", "Score headlines."),
+    ("model", "The model being served."),
+    ("feedback", "Editors' judgments, stored to retrain on."),
+    ("web", "The editors' page."),
+    ("kserve", "Open Inference Protocol (KServe V2) endpoints."),
+    ("operations", "Health, metrics and documentation."),
+    ("admin", "Operating the model. Only when HEADLINE_ADMIN_TOKEN is set (otherwise every /admin/ "
+              "path is a 404); each request needs 'Authorization: Bearer <token>'."),
+)
 
 EXAMPLE_REQUEST_ID = "5f0c2b8e1d3a4c6f9e7b2a1d0c3e4f5a"
 
 
-def error_example(description: str, code: str, message: str) -> dict[str, Any]:
-    """A documented error response: the Error schema, with one example error."""
-    return json_response(description, "Error", {"error": {
-        "code": code, "message": message, "field": None, "request_id": EXAMPLE_REQUEST_ID}})
+@dataclass(frozen=True)
+class Reply:
+    """A documented answer: a contract type sent as JSON, or text in the given media types."""
+
+    description: str
+    body: Any = None
+    media: tuple[str, ...] = (JSON,)
+    example: Any = None
+    headers: Mapping[str, str] = field(default_factory=dict)  # name -> description
 
 
-def error_responses(*statuses: int) -> dict[str, Any]:
-    """References to the shared error responses, for an operation's ``responses``."""
-    return {str(s): {"$ref": f"#/components/responses/{ERROR_RESPONSES[s][0]}"} for s in statuses}
+def error_reply(description: str, code: str, message: str, headers: Mapping[str, str] | None = None
+                ) -> Reply:
+    """A documented error answer with one example error."""
+    return Reply(description, Error, example={"error": {
+        "code": code, "message": message, "field": None, "request_id": EXAMPLE_REQUEST_ID}},
+        headers=headers or {})
+
+
+@dataclass(frozen=True)
+class Operation:
+    """What the document says about one view (all the URL rules it serves).
+
+    ``operation_id`` is one id, or one per rule of the view, shortest rule first.
+    ``errors`` are statuses of the shared error responses (:data:`ERROR_RESPONSES`).
+    """
+
+    operation_id: str | tuple[str, ...]
+    summary: str
+    tag: str
+    replies: Mapping[int, Reply]
+    description: str = ""
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    path: type[BaseModel] | None = None
+    errors: tuple[int, ...] = ()
+    admin: bool = False
+
+
+V = TypeVar("V", bound=Callable[..., Any])
+
+
+def operation(**declared: Any) -> Callable[[V], V]:
+    """Declare the operation of a view (the fields of :class:`Operation`)."""
+    described = Operation(**declared)
+
+    def mark(view: V) -> V:
+        view.operation = described  # type: ignore[attr-defined]
+        return view
+
+    return mark
 
 
 @functools.cache
@@ -91,33 +130,128 @@ def service_version() -> str:
         return "unknown"
 
 
-def _base_document(settings: Settings) -> dict[str, Any]:
-    api_version = service_version()
-    error_schema = {
-        "type": "object",
-        "required": ["error"],
-        "properties": {"error": {
-            "type": "object",
-            "required": ["code", "message", "field"],
-            "properties": {
-                "code": {"type": "string", "description": "Machine-readable reason, e.g. 'wrong_type'."},
-                "message": {"type": "string", "description": "What is wrong, for a person."},
-                "field": {"type": ["string", "null"],
-                          "description": "The request field at fault, e.g. 'headlines[3]', or null."},
-                "request_id": {"type": ["string", "null"],
-                               "description": "The request's X-Request-ID, to find its log line."},
-            },
-        }},
-    }
-    responses = {}
+class _Schemas(GenerateJsonSchema):
+    # Property names say it already; a title per property only clutters generated clients.
+    def field_title_should_be_set(self, schema: Any) -> bool:
+        return False
+
+
+def _fill_limits(node: Any, settings: Settings) -> Any:
+    """``node`` with the contract's limit placeholders replaced by the app's limits."""
+    limits = {MAX_BATCH: settings.max_batch, MAX_HEADLINE_CHARS: settings.max_headline_chars,
+              RAW_HEADLINE_CHARS: RAW_CHARS_PER_CHAR * settings.max_headline_chars}
+    if isinstance(node, dict):
+        return {key: _fill_limits(value, settings) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_fill_limits(value, settings) for value in node]
+    if isinstance(node, str):
+        if node in limits:
+            return limits[node]
+        for placeholder, value in limits.items():
+            node = node.replace(placeholder, str(value))
+    return node
+
+
+def _openapi_path(rule: str) -> str:
+    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule)
+
+
+def _parameters(model: type[BaseModel] | None, where: str, names: list[str] | None = None
+                ) -> list[dict[str, Any]]:
+    if model is None:
+        return []
+    schema = model.model_json_schema(ref_template=REF_TEMPLATE, schema_generator=_Schemas)
+    required = set(schema.get("required", []))
+    out = []
+    for name, prop in schema["properties"].items():
+        if names is not None and name not in names:
+            continue
+        prop = dict(prop)
+        description = prop.pop("description", "")
+        out.append({"name": name, "in": where, "required": where == "path" or name in required,
+                    "schema": prop, "description": description})
+    return out
+
+
+def _media(reply: Reply, refs: Mapping[tuple[Any, str], Any]) -> dict[str, Any]:
+    content: dict[str, Any] = {}
+    for media in reply.media:
+        if media == JSON and reply.body is not None:
+            entry: dict[str, Any] = {"schema": refs[(reply.body, "serialization")]}
+            if reply.example is not None:
+                entry["example"] = reply.example
+        else:
+            entry = {"schema": {"type": "string"}}
+        content[media] = entry
+    out: dict[str, Any] = {"description": reply.description, "content": content}
+    if reply.headers:
+        out["headers"] = {name: {"description": text, "schema": {"type": "string"}}
+                          for name, text in reply.headers.items()}
+    return out
+
+
+def build_document(settings: Settings, app: Flask) -> dict[str, Any]:
+    """The OpenAPI document of ``app``'s routes (its model is not needed)."""
+    rules_of: dict[str, list[Any]] = {}
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint != "static":  # the page's assets are files, not an API
+            rules_of.setdefault(rule.endpoint, []).append(rule)
+    wanted: dict[tuple[Any, str], Any] = {(Error, "serialization"): None}
+    declared = {}
+    for endpoint in rules_of:
+        op: Operation | None = getattr(app.view_functions[endpoint], "operation", None)
+        if op is None:
+            raise ValueError(f"OpenAPI: the view {endpoint} declares no operation")
+        declared[endpoint] = op
+        if op.body is not None:
+            wanted[(op.body, "validation")] = None
+        for reply in op.replies.values():
+            if reply.body is not None:
+                wanted[(reply.body, "serialization")] = None
+    refs, definitions = TypeAdapter.json_schemas(
+        [(kind, mode, TypeAdapter(kind)) for kind, mode in wanted], ref_template=REF_TEMPLATE,
+        schema_generator=_Schemas)
+
+    paths: dict[str, dict[str, Any]] = {}
+    for endpoint, rules in rules_of.items():
+        op = declared[endpoint]
+        rules.sort(key=lambda r: (len(r.arguments), r.rule))
+        ids = (op.operation_id,) if isinstance(op.operation_id, str) else op.operation_id
+        if len(ids) != len(rules):
+            raise ValueError(f"OpenAPI: {endpoint} serves {len(rules)} rules but names {len(ids)} ids")
+        for rule, operation_id in zip(rules, ids):
+            document_op: dict[str, Any] = {"tags": [op.tag], "operationId": operation_id,
+                                           "summary": op.summary}
+            if op.description:
+                document_op["description"] = op.description
+            if op.admin:
+                document_op["security"] = [{"adminToken": []}]
+            parameters = (_parameters(op.path, "path", sorted(rule.arguments))
+                          + _parameters(op.query, "query"))
+            if parameters:
+                document_op["parameters"] = parameters
+            if op.body is not None:
+                document_op["requestBody"] = {"required": True, "content": {
+                    JSON: {"schema": refs[(op.body, "validation")]}}}
+            responses: dict[str, Any] = {str(status): _media(reply, refs)
+                                         for status, reply in op.replies.items()}
+            for status in op.errors:
+                responses[str(status)] = {"$ref": f"#/components/responses/{ERROR_RESPONSES[status][0]}"}
+            document_op["responses"] = dict(sorted(responses.items()))
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                paths.setdefault(_openapi_path(rule.rule), {})[method.lower()] = document_op
+
+    error_ref = refs[(Error, "serialization")]
+    shared = {}
     for name, description, codes in ERROR_RESPONSES.values():
-        responses[name] = error_example(f"{description} Codes: {', '.join(codes)}.", codes[0],
-                                        description)
-    return {
+        shared[name] = {"description": f"{description} Codes: {', '.join(codes)}.", "content": {JSON: {
+            "schema": error_ref, "example": {"error": {"code": codes[0], "message": description,
+                                                       "field": None, "request_id": EXAMPLE_REQUEST_ID}}}}}
+    document = {
         "openapi": "3.1.0",
         "info": {
             "title": "headline-scorer",
-            "version": api_version,
+            "version": service_version(),
             "summary": "Scores how sensational a news headline's phrasing is, and explains why.",
             "description": (
                 "Every response is JSON in UTF-8 (except /metrics and /docs). Every error has the "
@@ -131,37 +265,18 @@ def _base_document(settings: Settings) -> dict[str, Any]:
             ),
             "license": {"name": "MIT", "identifier": "MIT"},
         },
-        "tags": [],
-        "paths": {},
+        "tags": [{"name": name, "description": text} for name, text in TAGS],
+        "paths": dict(sorted(paths.items())),
         "components": {
-            "schemas": {"Error": error_schema},
-            "responses": responses,
-            # Every admin route (service.admin, the feedback export) refers to this one scheme.
+            "schemas": definitions.get("$defs", {}),
+            "responses": shared,
+            # Every admin route (the reload, the feedback export) refers to this one scheme.
             "securitySchemes": {"adminToken": {
                 "type": "http", "scheme": "bearer",
                 "description": "The value of HEADLINE_ADMIN_TOKEN."}},
         },
     }
-
-
-def build_document(settings: Settings, fragments: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """The whole OpenAPI document: the base plus each route module's fragment."""
-    document = _base_document(settings)
-    for fragment in fragments:
-        document["tags"].extend(fragment.get("tags", []))
-        for path, operations in fragment.get("paths", {}).items():
-            target = document["paths"].setdefault(path, {})
-            for method, operation in operations.items():
-                if method in target:
-                    raise ValueError(f"OpenAPI: {method.upper()} {path} is documented twice")
-                target[method] = operation
-        for section, entries in fragment.get("components", {}).items():
-            target = document["components"].setdefault(section, {})
-            for name, entry in entries.items():
-                if name in target:
-                    raise ValueError(f"OpenAPI: components/{section}/{name} is defined twice")
-                target[name] = entry
-    return document
+    return _fill_limits(document, settings)
 
 
 @dataclass(frozen=True)
@@ -173,9 +288,9 @@ class PublishedDocument:
     html_bytes: bytes
 
 
-def install_openapi(app: Flask, settings: Settings, fragments: Iterable[dict[str, Any]]) -> None:
-    """Build the document from ``fragments`` and serve it from ``app``."""
-    document = build_document(settings, fragments)
+def install_openapi(app: Flask, settings: Settings) -> None:
+    """Build the document of ``app``'s routes and keep it for ``service.routes.docs`` to serve."""
+    document = build_document(settings, app)
     app.extensions[OPENAPI_KEY] = PublishedDocument(
         document=document,
         json_bytes=json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8"),
@@ -217,6 +332,8 @@ def _type_of(schema: dict[str, Any]) -> str:
     if "$ref" in schema:
         name = _ref_name(schema["$ref"])
         return f'<a href="#{_anchor("schema", name)}">{html.escape(name)}</a>'
+    if "anyOf" in schema:
+        return " or ".join(_type_of(member) for member in schema["anyOf"])
     kinds = schema.get("type", "any")
     kind = " or ".join(kinds) if isinstance(kinds, list) else kinds
     if kind == "array" and "items" in schema:
@@ -230,6 +347,8 @@ def _constraints(schema: dict[str, Any]) -> str:
     parts = [f"{label} {json.dumps(schema[key])}" for key, label in words.items() if key in schema]
     if "enum" in schema:
         parts.append("one of " + ", ".join(json.dumps(v, ensure_ascii=False) for v in schema["enum"]))
+    if "const" in schema:
+        parts.append("exactly " + json.dumps(schema["const"], ensure_ascii=False))
     return html.escape("; ".join(parts))
 
 
@@ -277,8 +396,9 @@ def _operation(document: dict[str, Any], path: str, method: str, op: dict[str, A
     if body:
         for media_type, media in body["content"].items():
             out.append(f"<p>Request body ({html.escape(media_type)}): {_type_of(media['schema'])}</p>")
-            if "example" in media:
-                out.append(_example(media["example"]))
+            schema = document["components"]["schemas"].get(_ref_name(media["schema"].get("$ref", "")), {})
+            if schema.get("examples"):
+                out.append(_example(schema["examples"][0]))
     out.append("<p>Responses:</p><table><tr><th>status</th><th>description</th><th>body</th></tr>")
     examples = []
     for status, response in op["responses"].items():

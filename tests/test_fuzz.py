@@ -30,9 +30,8 @@ from schemathesis.specs.openapi.checks import (
 from headline_scorer.scorer import MATRIX_BATCH, EmptyHeadline, HeadlineScorer
 from headline_scorer.text import normalise_text
 from service import create_app
-from service.app import ROUTES
+from service.app import openapi_document
 from service.config import Settings
-from service.openapi import build_document
 
 TOKEN = "fuzz-admin-token"
 MAX_CHARS = 200
@@ -50,12 +49,6 @@ def fuzz_settings(models_root: Path, feedback_db: Path) -> Settings:
     return Settings(models_root=models_root, model_dir=models_root / "current",
                     max_headline_chars=MAX_CHARS, max_batch=MAX_BATCH, max_body_bytes=64 * 1024,
                     admin_token=TOKEN, feedback_db=feedback_db)
-
-
-def openapi_document(settings: Settings) -> dict:
-    """The document create_app serves, assembled as it assembles it (no model needed), so
-    the operations are known when pytest collects the tests."""
-    return build_document(settings, [routes.openapi_fragment(settings) for routes in ROUTES])
 
 
 # Only the limits matter to the document; the paths are placeholders until the app is built.

@@ -1,8 +1,10 @@
 """The dataset manifest and ``make data``: materialise every dataset into ``data/raw/``.
 
 Each dataset is copied from ``HEADLINE_DATA_DIR/<name>/`` when that is set, or else downloaded
-from its public address with its sha256 checked (a mismatch is an error, never a retry).
+from its public address with its sha256 checked (a mismatch is an error, never a retry), or,
+for a dataset published as a zip on Zenodo, taken out of that zip (see :mod:`training.zenodo`).
 Files are written to a temporary name and renamed, so an interrupted run leaves no half file.
+Next to the files, ``SOURCE.json`` says where they came from; the model manifest records it.
 """
 
 from __future__ import annotations
@@ -27,9 +29,12 @@ from headline_scorer.paths import DATASET_MANIFEST as MANIFEST_PATH
 from headline_scorer.paths import RAW_DIR
 from headline_scorer.text import normalise_text
 from training.loaders import DataError, LabelledSet, read_lines, read_table, read_webis
+from training.zenodo import fetch_zip_members
 
 DOWNLOAD_TIMEOUT_S = 60
 OPTIONAL_FILES = ("LICENSE", "README.txt")
+SOURCE_FILE = "SOURCE.json"
+ZENODO_URL_ENV = "HEADLINE_ZENODO_URL"
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,7 @@ class DatasetSpec:
     description: str = ""
     checksums: str = "exact"
     archive: dict | None = None
+    zenodo: dict | None = None  # url, record, file and expected posts of a zip on Zenodo
     manual_download: str = ""
     text_column: str | None = None
     label_column: str | None = None
@@ -116,7 +122,48 @@ def _same_files(spec: DatasetSpec, source: Path, target: Path) -> bool:
     )
 
 
+def _write_source(folder: Path, summary: str, **details: object) -> None:
+    """Record in ``folder/SOURCE.json`` where the dataset's files came from."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=folder, delete=False,
+                                     prefix=".part-") as tmp:
+        json.dump({"summary": summary, **details}, tmp, indent=2)
+    os.replace(tmp.name, folder / SOURCE_FILE)
+
+
+def dataset_source(spec: DatasetSpec, raw_dir: Path = RAW_DIR) -> dict | None:
+    """Where ``make data`` got the dataset (its ``SOURCE.json``), or None if it did not say."""
+    path = raw_dir / spec.name / SOURCE_FILE
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DataError(f"{path}: unreadable ({exc}); run `make data` again") from exc
+
+
+def count_webis_posts(instances: Path, truth: Path) -> int:
+    """Posts in a Webis pair; refuses it unless both files list the same ids, once each."""
+    ids = {}
+    for path in (instances, truth):
+        try:
+            ids[path] = [str(json.loads(line)["id"])
+                         for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise DataError(f"{path}: not one JSON record with an id per line ({exc})") from exc
+        if len(set(ids[path])) != len(ids[path]):
+            raise DataError(f"{path}: {len(ids[path]) - len(set(ids[path]))} repeated ids")
+    only_instances = set(ids[instances]) - set(ids[truth])
+    only_truth = set(ids[truth]) - set(ids[instances])
+    if only_instances or only_truth:
+        raise DataError(f"{instances.name} and {truth.name} list different posts: "
+                        f"{len(only_instances)} only in {instances.name}, "
+                        f"{len(only_truth)} only in {truth.name}")
+    return len(ids[instances])
+
+
 def _copy_from(spec: DatasetSpec, source: Path, target: Path) -> None:
+    as_listed = True
     for entry in spec.files:
         src = source / entry["path"]
         if not src.is_file():
@@ -129,10 +176,19 @@ def _copy_from(spec: DatasetSpec, source: Path, target: Path) -> None:
                 )
             _log(f"  note: {src} differs from the reference copy (sha256 {actual[:12]}...); "
                  "using it as given")
+            as_listed = False
         _atomic_copy(src, target / entry["path"])
     for name in OPTIONAL_FILES:
         if (source / name).is_file():
             _atomic_copy(source / name, target / name)
+    if not as_listed:
+        checksums = "sha256 differs from the reference copy"
+    elif spec.checksums == "reference":
+        checksums = "sha256 of the reference copy"  # the manifest's description says which one
+    else:
+        checksums = "sha256 as listed"
+    _write_source(target, f"HEADLINE_DATA_DIR copy ({source}), {checksums} in data/datasets.json",
+                  origin="HEADLINE_DATA_DIR", path=str(source), sha256_as_listed=as_listed)
 
 
 def build_horne2017_titles(archive: Path, folders: dict[str, dict], target: Path) -> int:
@@ -171,7 +227,37 @@ def build_horne2017_titles(archive: Path, folders: dict[str, dict], target: Path
 ARCHIVE_BUILDERS = {"horne2017_titles": build_horne2017_titles}
 
 
-def _download_into(spec: DatasetSpec, target: Path) -> None:
+def _download_from_zenodo(spec: DatasetSpec, zenodo: dict, target: Path, api_url: str | None,
+                          whole_file: bool) -> None:
+    """Take the dataset's files out of its zip on Zenodo; only the webis format is published so."""
+    target.parent.mkdir(parents=True, exist_ok=True)  # the scratch folder lives beside it
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".part-") as scratch:
+        staging = Path(scratch)
+        fetched = fetch_zip_members(
+            api_url or zenodo["url"], str(zenodo["record"]), zenodo["file"],
+            [e["path"] for e in spec.files], staging,
+            # beside the dataset's folder, so an interrupted download survives to be resumed
+            part=target.parent / f"{zenodo['file']}.part", whole_file=whole_file,
+        )
+        roles = {e["role"]: staging / e["path"] for e in spec.files}
+        posts = count_webis_posts(roles["instances"], roles["truth"])
+        if posts != zenodo["posts"]:
+            raise DataError(f"{fetched['url']}: {posts:,} posts, the manifest expects "
+                            f"{zenodo['posts']:,}; nothing was kept")
+        _log(f"  {spec.name}: {posts:,} posts; verified: {fetched['verified']}")
+        _write_source(staging, f"Zenodo record {fetched['record']}, {fetched['file']} "
+                               f"(md5 {fetched['md5']}), {posts:,} posts",
+                      origin="zenodo", posts=posts, **fetched)
+        target.mkdir(exist_ok=True)
+        for name in [e["path"] for e in spec.files] + [SOURCE_FILE]:
+            os.replace(staging / name, target / name)
+
+
+def _download_into(spec: DatasetSpec, target: Path, zenodo_url: str | None,
+                   whole_files: bool) -> None:
+    if spec.zenodo:
+        _download_from_zenodo(spec, spec.zenodo, target, zenodo_url, whole_files)
+        return
     if spec.archive:
         target.parent.mkdir(parents=True, exist_ok=True)  # the scratch folder lives beside it
         with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
@@ -179,13 +265,23 @@ def _download_into(spec: DatasetSpec, target: Path) -> None:
             download(spec.archive["url"], bundle, spec.archive["sha256"])
             builder = ARCHIVE_BUILDERS[spec.archive["builder"]]
             builder(bundle, spec.archive["folders"], target)
+        _write_source(target, f"built from {spec.archive['url']} (sha256 {spec.archive['sha256']})",
+                      origin="download", url=spec.archive["url"], sha256=spec.archive["sha256"])
         return
     for entry in spec.files:
         download(entry["url"], target / entry["path"], entry["sha256"])
+    urls = [entry["url"] for entry in spec.files]
+    _write_source(target, f"downloaded from {', '.join(urls)}, sha256 as listed in "
+                          "data/datasets.json", origin="download", urls=urls)
 
 
-def fetch_dataset(spec: DatasetSpec, raw_dir: Path, source_dir: Path | None) -> str:
-    """Make ``raw_dir/<name>/`` hold the dataset; return how ("present", "copied", ...)."""
+def fetch_dataset(spec: DatasetSpec, raw_dir: Path, source_dir: Path | None, *,
+                  zenodo_url: str | None = None, whole_files: bool = False) -> str:
+    """Make ``raw_dir/<name>/`` hold the dataset; return how ("present", "copied", ...).
+
+    ``zenodo_url`` replaces the manifest's Zenodo host; ``whole_files`` downloads a Zenodo zip
+    whole (md5 checked) even when its members could be read by range requests.
+    """
     target = raw_dir / spec.name
     if source_dir is not None and (source_dir / spec.name).is_dir():
         source = source_dir / spec.name
@@ -195,7 +291,8 @@ def fetch_dataset(spec: DatasetSpec, raw_dir: Path, source_dir: Path | None) -> 
         return f"copied from {source}"
     if _has_verified_files(spec, target):
         return "present"
-    downloadable = spec.archive is not None or all("url" in e for e in spec.files)
+    downloadable = (spec.archive is not None or spec.zenodo is not None
+                    or all("url" in e for e in spec.files))
     if not downloadable:
         where = f"{source_dir}/{spec.name}/" if source_dir else "HEADLINE_DATA_DIR/<name>/"
         raise DataError(
@@ -203,26 +300,28 @@ def fetch_dataset(spec: DatasetSpec, raw_dir: Path, source_dir: Path | None) -> 
             f"{spec.manual_download}"
         )
     try:
-        _download_into(spec, target)
-    except (urllib.error.URLError, OSError) as exc:
+        _download_into(spec, target, zenodo_url, whole_files)
+    except (urllib.error.URLError, OSError) as exc:  # requests' errors are OSErrors too
         reason = getattr(exc, "reason", exc)
         # When HEADLINE_DATA_DIR is set but lacks this dataset, say where it looked.
         looked = f" HEADLINE_DATA_DIR={source_dir} has no {spec.name}/ folder." if source_dir else ""
         raise DataError(
             f"{spec.name}: download failed ({reason}).{looked} Without internet access, set "
             "HEADLINE_DATA_DIR to a folder holding the datasets (for example "
-            "HEADLINE_DATA_DIR=../shared/datasets make data)"
+            f"HEADLINE_DATA_DIR=../shared/datasets make data). {spec.manual_download}".rstrip()
         ) from exc
     return "downloaded"
 
 
 def fetch_all(specs: list[DatasetSpec], raw_dir: Path = RAW_DIR,
-              source_dir: Path | None = None) -> None:
+              source_dir: Path | None = None, *, zenodo_url: str | None = None,
+              whole_files: bool = False) -> None:
     """Fetch every dataset, reporting each; raise one DataError listing all that failed."""
     failures = []
     for spec in specs:
         try:
-            how = fetch_dataset(spec, raw_dir, source_dir)
+            how = fetch_dataset(spec, raw_dir, source_dir, zenodo_url=zenodo_url,
+                                whole_files=whole_files)
             _log(f"  {spec.name}: {how}")
         except DataError as exc:
             failures.append(str(exc))
@@ -233,6 +332,11 @@ def fetch_all(specs: list[DatasetSpec], raw_dir: Path = RAW_DIR,
 def data_dir_from_env() -> Path | None:
     value = os.environ.get("HEADLINE_DATA_DIR", "").strip()
     return Path(value).expanduser().resolve() if value else None
+
+
+def zenodo_url_from_env() -> str | None:
+    """``HEADLINE_ZENODO_URL``: another Zenodo host (a mirror, or a test server) than the manifest's."""
+    return os.environ.get(ZENODO_URL_ENV, "").strip() or None
 
 
 def load_dataset(spec: DatasetSpec, raw_dir: Path = RAW_DIR) -> LabelledSet:
@@ -273,12 +377,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="folder to fill (default data/raw)")
     parser.add_argument("--manifest", type=Path, default=MANIFEST_PATH,
                         help="dataset manifest (default data/datasets.json)")
+    parser.add_argument("--whole-files", action="store_true",
+                        help="download a Zenodo zip whole and check its md5, instead of reading "
+                             "only the members needed by range requests")
     args = parser.parse_args(argv)
     source = data_dir_from_env()
     _log(f"make data: filling {args.raw_dir} "
          f"({'from ' + str(source) if source else 'by download; HEADLINE_DATA_DIR is not set'})")
     try:
-        fetch_all(load_manifest(args.manifest), args.raw_dir, source)
+        fetch_all(load_manifest(args.manifest), args.raw_dir, source,
+                  zenodo_url=zenodo_url_from_env(), whole_files=args.whole_files)
     except DataError as exc:
         _log(f"error: {exc}")
         return 1

@@ -28,6 +28,7 @@ from training.datasets import (
     RAW_DIR,
     DatasetSpec,
     dataset_files,
+    dataset_source,
     load_dataset,
     load_manifest,
     sha256_file,
@@ -104,6 +105,7 @@ def load_sources(specs: list[DatasetSpec], raw_dir: Path, extra_files: list[Path
         sources.append(Source(data, spec.evaluation, {
             "name": spec.name, "format": spec.format, "licence": spec.licence,
             "citation": spec.citation, "files": dataset_files(spec, raw_dir),
+            "source": dataset_source(spec, raw_dir),  # which release: its SOURCE.json
         }))
     for path in extra_files:
         data = read_table(path.stem, path)

@@ -21,16 +21,17 @@ import logging
 import os
 import signal
 import time
-from typing import Any
+from typing import Literal
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import NotFound
 
 from headline_scorer.artifact import ModelError
 from service.config import Settings
+from service.contract import ReloadResponse
 from service.errors import error_response
 from service.model_holder import LoadedModel, current_model, install_model
-from service.openapi import error_example, json_response
+from service.openapi import Reply, error_reply, operation
 from service.reload import model_channel
 
 ADMIN_PREFIX = "/admin/"
@@ -39,6 +40,11 @@ log = logging.getLogger(__name__)
 blueprint = Blueprint("admin", __name__)
 UNAUTHORIZED_MESSAGE = ("admin routes need the header 'Authorization: Bearer <token>' with the "
                         "token configured as HEADLINE_ADMIN_TOKEN")
+#: The documented answer of :func:`admin_refusal`'s 401, for every admin route.
+UNAUTHORIZED_REPLY = error_reply(
+    "No 'Authorization: Bearer <token>' header, or not the token of HEADLINE_ADMIN_TOKEN. Code: "
+    "unauthorized.", "unauthorized", UNAUTHORIZED_MESSAGE,
+    headers={"WWW-Authenticate": "Bearer realm=\"headline-scorer admin\""})
 
 
 def _settings() -> Settings:
@@ -71,8 +77,10 @@ def admin_refusal() -> Response | None:
     return response
 
 
-def _reloaded(status: str, model_version: str, previous_version: str) -> Response:
-    return jsonify(status=status, model_version=model_version, previous_version=previous_version)
+def _reloaded(status: Literal["reloaded", "unchanged"], model_version: str, previous_version: str
+              ) -> Response:
+    return jsonify(ReloadResponse(status=status, model_version=model_version,
+                                  previous_version=previous_version))
 
 
 def _refused(reason: str, served: str) -> Response:
@@ -82,6 +90,30 @@ def _refused(reason: str, served: str) -> Response:
 
 
 @blueprint.post("/admin/reload")
+@operation(
+    operation_id="reloadModel", tag="admin", admin=True,
+    summary="Serve the model models/current points at now",
+    description=(
+        "Loads and checks the model (manifest, scikit-learn version, sha256, a probe headline) and "
+        "switches every worker process to it without dropping a request. A model that fails is "
+        "refused (409) and the old one keeps serving. The answer comes when the switch is done: "
+        "every request made after it gets the new model_version. SIGHUP to the gunicorn master "
+        "does the same."),
+    replies={
+        200: Reply("The model now served.", ReloadResponse),
+        401: UNAUTHORIZED_REPLY,
+        404: error_reply("No HEADLINE_ADMIN_TOKEN is configured: admin routes do not exist.",
+                         "not_found", "no route for /admin/reload; see /docs for the routes"),
+        409: error_reply("The model cannot be served; the message names the file and the reason. The "
+                         "previous model keeps serving.", "model_refused",
+                         "<models>/<version>/model.joblib: sha256 ... does not match the manifest's "
+                         "...; still serving <version>"),
+        501: error_reply("Several processes without service/gunicorn_conf.py: reload with SIGHUP.",
+                         "reload_unavailable", "send SIGHUP to the gunicorn master"),
+        504: error_reply("The gunicorn master did not report the reload in time.", "reload_timeout",
+                         "the gunicorn master (pid <pid>) did not report the reload within <s> s"),
+    },
+    errors=(500,))
 def reload_model() -> Response:
     refusal = admin_refusal()
     if refusal is not None:
@@ -132,65 +164,3 @@ def reload_model() -> Response:
     return _reloaded("reloaded", outcome["model_version"], served.version)
 
 
-def unauthorized_response() -> dict[str, Any]:
-    """The OpenAPI response of :func:`admin_refusal`'s 401, for every admin route."""
-    response = error_example("No 'Authorization: Bearer <token>' header, or not the token of "
-                             "HEADLINE_ADMIN_TOKEN. Code: unauthorized.", "unauthorized",
-                             UNAUTHORIZED_MESSAGE)
-    response["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}}}
-    return response
-
-
-def openapi_fragment(settings: Settings) -> dict[str, Any]:
-    """This blueprint's part of the OpenAPI document."""
-
-    return {
-        "tags": [{"name": "admin", "description": (
-            "Operating the model. Only when HEADLINE_ADMIN_TOKEN is set (otherwise every /admin/ "
-            "path is a 404); each request needs 'Authorization: Bearer <token>'.")}],
-        "paths": {"/admin/reload": {"post": {
-            "tags": ["admin"],
-            "operationId": "reloadModel",
-            "summary": "Serve the model models/current points at now",
-            "description": (
-                "Loads and checks the model (manifest, scikit-learn version, sha256, a probe "
-                "headline) and switches every worker process to it without dropping a request. "
-                "A model that fails is refused (409) and the old one keeps serving. The answer "
-                "comes when the switch is done: every request made after it gets the new "
-                "model_version. SIGHUP to the gunicorn master does the same."),
-            "security": [{"adminToken": []}],
-            "responses": {
-                "200": json_response("The model now served.", "ReloadResponse", {
-                    "status": "reloaded", "model_version": "20261128-101500-1c9e2f3a",
-                    "previous_version": "20261127-084526-aff22a8e"}),
-                "401": unauthorized_response(),
-                "404": error_example(
-                    "No HEADLINE_ADMIN_TOKEN is configured: admin routes do not exist.",
-                    "not_found", "no route for /admin/reload; see /docs for the routes"),
-                "409": error_example(
-                    "The model cannot be served; the message names the file and the reason. "
-                    "The previous model keeps serving.", "model_refused",
-                    "/srv/models/20261128-101500-1c9e2f3a/model.joblib: sha256 ... does not "
-                    "match the manifest's ...; still serving 20261127-084526-aff22a8e"),
-                "501": error_example(
-                    "Several processes without service/gunicorn_conf.py: reload with SIGHUP.",
-                    "reload_unavailable", "send SIGHUP to the gunicorn master"),
-                "504": error_example(
-                    "The gunicorn master did not report the reload in time.", "reload_timeout",
-                    "the gunicorn master (pid 4242) did not report the reload within 24 s"),
-                "500": {"$ref": "#/components/responses/InternalError"},
-            },
-        }}},
-        "components": {
-            "schemas": {"ReloadResponse": {
-                "type": "object",
-                "required": ["status", "model_version", "previous_version"],
-                "properties": {
-                    "status": {"type": "string", "enum": ["reloaded", "unchanged"],
-                               "description": "'unchanged' when models/current is the model served."},
-                    "model_version": {"type": "string", "description": "The version served now."},
-                    "previous_version": {"type": "string"},
-                },
-            }},
-        },
-    }

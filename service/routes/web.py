@@ -10,14 +10,12 @@ to the service only through the public API (``/v1/model``, ``/v1/score/batch``,
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint, Response, current_app, render_template
 
 from headline_scorer.features import PHRASING_FEATURES, STYLE_FEATURES
 from headline_scorer.scorer import MARKER_CUES
 from service.config import Settings
-from service.openapi import error_responses
+from service.openapi import Reply, operation
 
 # Cues about the whole headline rather than words in it: the model's named features and the
 # start/end markers. The page shows them as chips and never looks for them in the text.
@@ -32,6 +30,12 @@ blueprint = Blueprint("web", __name__)
 
 
 @blueprint.get("/")
+@operation(operation_id="getEditorsPage", tag="web", summary="The editors' web page",
+           description="Paste or type headlines, one per line, and see each one's score, band, label "
+                       "and cue words as you type; compare versions of one headline; send feedback; "
+                       "copy or download the results as CSV. Self-contained: its script and style "
+                       "sheet are served from /static by this service.",
+           replies={200: Reply("An HTML page.", media=("text/html",))}, errors=(500,))
 def index() -> Response:
     settings: Settings = current_app.config["SETTINGS"]
     page = render_template("index.html", max_headline_chars=settings.max_headline_chars,
@@ -39,23 +43,3 @@ def index() -> Response:
     response = Response(page, mimetype="text/html")
     response.headers["Content-Security-Policy"] = PAGE_CSP
     return response
-
-
-def openapi_fragment(settings: Settings) -> dict[str, Any]:
-    """This blueprint's part of the OpenAPI document (the assets under /static are files)."""
-    return {
-        "tags": [{"name": "web", "description": "The editors' page."}],
-        "paths": {"/": {"get": {
-            "tags": ["web"],
-            "operationId": "getEditorsPage",
-            "summary": "The editors' web page",
-            "description": "Paste or type headlines, one per line, and see each one's score, "
-                           "band, label and cue words as you type; compare versions of one "
-                           "headline; send feedback; copy or download the results as CSV. "
-                           "Self-contained: its script and style sheet are served from "
-                           "/static by this service.",
-            "responses": {"200": {"description": "An HTML page.",
-                                  "content": {"text/html": {"schema": {"type": "string"}}}},
-                          **error_responses(500)},
-        }}},
-    }

@@ -27,9 +27,7 @@ import argparse
 import json
 import os
 import random
-import signal
 import string
-import subprocess
 import sys
 import tempfile
 import threading
@@ -44,13 +42,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: python benchmarks/hostile.py
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench import children_of, free_port, machine, memory_of, percentile  # noqa: E402
+from benchmarks.bench import Server, children_of, machine, memory_of, percentile  # noqa: E402
 from headline_scorer.artifact import git_commit, load_model  # noqa: E402
 from tests.nginx_front import Nginx  # noqa: E402
 from tests.slow_clients import SlowClients, timed_requests  # noqa: E402
 
-GUNICORN = Path(sys.executable).parent / "gunicorn"
-CONFIG = ROOT / "service" / "gunicorn_conf.py"
 SEED = 14
 # The serving designs compared: gunicorn settings, and whether nginx is in front.
 DESIGNS = {
@@ -60,48 +56,18 @@ DESIGNS = {
 }
 
 
-class Gunicorn:
-    """The service under gunicorn with two workers (as on a 2-core machine), on a free port."""
+def start_service(model_dir: Path, log_dir: Path, **environment: str) -> Server:
+    """The service under gunicorn with two workers (as on a 2-core machine), both ready."""
+    server = Server("service", model_dir, log_dir, WORKERS="2", **environment)
+    server.wait_first_200({"headline": "Council approves budget for new bridge"})
+    deadline = time.monotonic() + 30
+    while len(children_of(server.process.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return server
 
-    def __init__(self, model_dir: Path, log_dir: Path, **environment: str):
-        self.port = free_port()
-        env = dict(os.environ, HOST="127.0.0.1", PORT=str(self.port), WORKERS="2",
-                   HEADLINE_MODEL_DIR=str(model_dir), **environment)
-        self.log_path = log_dir / f"gunicorn-{self.port}.log"
-        self._log = self.log_path.open("wb")
-        self.process = subprocess.Popen([str(GUNICORN), "--config", str(CONFIG), "service:create_app()"],
-                                        cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit(f"hostile: gunicorn exited:\n{self.log()[-3000:]}")
-            try:
-                if (requests.get(self.url("/readyz"), timeout=2).status_code == 200
-                        and len(children_of(self.process.pid)) == 2):
-                    return
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.1)
-        raise SystemExit(f"hostile: gunicorn not ready:\n{self.log()[-3000:]}")
 
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def log(self) -> str:
-        self._log.flush()
-        return self.log_path.read_text(errors="replace")
-
-    def workers_rss_mb(self) -> list[float]:
-        return [round(memory_of(pid)["Rss"], 1) for pid in children_of(self.process.pid)]
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self._log.close()
+def workers_rss_mb(server: Server) -> list[float]:
+    return [round(memory_of(pid)["Rss"], 1) for pid in children_of(server.process.pid)]
 
 
 def random_batches(count: int, size: int, length: int) -> list[list[str]]:
@@ -111,9 +77,10 @@ def random_batches(count: int, size: int, length: int) -> list[list[str]]:
 
 
 def measure_memory(model_dir: Path, work: Path, batches: int) -> dict[str, Any]:
-    server = Gunicorn(model_dir, work)
+    server = start_service(model_dir, work)
+    url = f"http://127.0.0.1:{server.port}"
     try:
-        result: dict[str, Any] = {"workers_rss_mb_before": server.workers_rss_mb()}
+        result: dict[str, Any] = {"workers_rss_mb_before": workers_rss_mb(server)}
         pending = random_batches(batches, 1000, 1000)
         seconds: list[float] = []
         statuses: list[int] = []
@@ -127,7 +94,7 @@ def measure_memory(model_dir: Path, work: Path, batches: int) -> dict[str, Any]:
                         return
                     batch = pending.pop()
                 started = time.perf_counter()
-                response = session.post(server.url("/v1/score/batch"),
+                response = session.post(f"{url}/v1/score/batch",
                                         json={"headlines": batch, "explain": False}, timeout=60)
                 with lock:
                     seconds.append(time.perf_counter() - started)
@@ -142,12 +109,12 @@ def measure_memory(model_dir: Path, work: Path, batches: int) -> dict[str, Any]:
             "batches": batches, "statuses": sorted(set(statuses)),
             "request_s": {"p50": percentile(seconds, 50), "p99": percentile(seconds, 99),
                           "max": max(seconds)},
-            "workers_rss_mb_after": server.workers_rss_mb(),
+            "workers_rss_mb_after": workers_rss_mb(server),
         })
         # As UTF-8 (900 KB, under the body limit), not as \u escapes (1.8 MB, refused by size).
         body = json.dumps({"headline": "\ufdfa" * 300_000}, ensure_ascii=False).encode()
         started = time.perf_counter()
-        response = requests.post(server.url("/v1/score"), data=body,
+        response = requests.post(f"{url}/v1/score", data=body,
                                  headers={"Content-Type": "application/json"}, timeout=60)
         seconds_to_refuse = time.perf_counter() - started
         result["fdfa_300000"] = {
@@ -171,7 +138,7 @@ def _latencies(outcomes: list[tuple[float, int | str]]) -> dict[str, Any]:
 
 def measure_design(name: str, model_dir: Path, work: Path, slow_seconds: float) -> dict[str, Any]:
     settings, with_nginx = DESIGNS[name]
-    server = Gunicorn(model_dir, work, **settings)
+    server = start_service(model_dir, work, **settings)
     nginx = Nginx(server.port, work / f"nginx-{server.port}") if with_nginx else None
     port = nginx.port if nginx else server.port
     url = f"http://127.0.0.1:{port}/v1/score"
@@ -181,7 +148,7 @@ def measure_design(name: str, model_dir: Path, work: Path, slow_seconds: float) 
             attacked = timed_requests(url, seconds=slow_seconds)
         result["under_200_slow_clients"] = _latencies(attacked)
         result["slow_connections_closed"] = dict(slow.closed)
-        log = server.log()
+        log = server.log_path.read_text(errors="replace")
         result["gunicorn_worker_timeouts"] = log.count("WORKER TIMEOUT")
         if nginx:
             errors = nginx.errors()

@@ -461,8 +461,10 @@ class _PackedNgrams:
         if not alphabet or bits * max_n > 63:
             return None
         number = {ch: i + 1 for i, ch in enumerate(alphabet)}
-        numbers = np.zeros(ord(alphabet[-1]) + 1, dtype=np.uint64)
-        numbers[[ord(ch) for ch in alphabet]] = np.arange(1, len(alphabet) + 1, dtype=np.uint64)
+        # As small a type as the numbers need: the table spans code points up to the largest
+        # in the vocabulary (at most 1.1 M entries).
+        numbers = np.zeros(ord(alphabet[-1]) + 1, dtype=np.min_scalar_type(len(alphabet)))
+        numbers[[ord(ch) for ch in alphabet]] = np.arange(1, len(alphabet) + 1)
         keys, columns = [], []
         for term, j in index.items():
             if min_n <= len(term) <= max_n:

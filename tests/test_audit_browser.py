@@ -14,27 +14,20 @@ import pytest
 
 from batch.audit import command
 from headline_scorer.paths import PROJECT_ROOT
+from tests.chromium import launched_chromium, skip_without_chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.exists():
-    pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium; "
-                ".ci/run does) to run the browser tests", allow_module_level=True)
+skip_without_chromium()
 
-from playwright.sync_api import Browser, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, expect  # noqa: E402
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 FIXTURES = Path(__file__).parent / "fixtures" / "audit"
 SCREENSHOT = PROJECT_ROOT / "tests" / "artifacts" / "audit-report.png"
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                             args=CHROMIUM_ARGS)
+    with launched_chromium() as browser:
         yield browser
-        browser.close()
 
 
 def test_report_opens_offline_with_marks_and_histogram(browser: Browser, models_root: Path,

@@ -14,12 +14,12 @@ import pytest
 
 from headline_scorer.paths import PROJECT_ROOT
 from headline_scorer.scorer import HeadlineScorer, band_of
-from tests.test_web_page import CHROMIUM, CHROMIUM_ARGS, Live, cards, percent, serving
+from tests.chromium import launched_chromium, skip_without_chromium
+from tests.test_web_page import Live, cards, percent, serving
 
-if not CHROMIUM.exists():
-    pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium", allow_module_level=True)
+skip_without_chromium()
 
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page, expect  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures" / "audit"
 SCREENSHOT = PROJECT_ROOT / "tests" / "artifacts" / "page-audit-mode.png"
@@ -34,11 +34,8 @@ def live(models_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                             args=CHROMIUM_ARGS)
+    with launched_chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -34,17 +34,13 @@ from headline_scorer.paths import PROJECT_ROOT
 from headline_scorer.rewrite import suggest_rewrites
 from headline_scorer.scorer import NAMED_CUES, HeadlineScorer
 from service import create_app
+from tests.chromium import launched_chromium, skip_without_chromium
 from tests.test_api import settings_for
 
-CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.exists():
-    pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium; "
-                ".ci/run does) to run the browser tests", allow_module_level=True)
+skip_without_chromium()
 
-from playwright.sync_api import Browser, Page, Route, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page, Route, expect  # noqa: E402
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 MAX_CHARS = 80
 MAX_BATCH = 5
 # The page with the full model's results (quality gate, which trains it) and with the fixture
@@ -88,11 +84,8 @@ def live(models_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                             args=CHROMIUM_ARGS)
+    with launched_chromium() as browser:
         yield browser
-        browser.close()
 
 
 def open_page(browser: Browser, live: Live, width: int = 1280, height: int = 900,

@@ -22,15 +22,13 @@ import requests
 
 from headline_scorer.rewrite import suggest_rewrites
 from headline_scorer.scorer import HeadlineScorer
+from tests.chromium import launched_chromium, skip_without_chromium
 from tests.gunicorn_server import Server
-from tests.test_web_page import CHROMIUM_ARGS, band_of, percent
+from tests.test_web_page import band_of, percent
 
-CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.exists():
-    pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium; "
-                ".ci/run does) to run the browser tests", allow_module_level=True)
+skip_without_chromium()
 
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page, expect  # noqa: E402
 
 TOKEN = "widget-admin-token"
 CAT = "You Won't Believe What This Dog Did Next"
@@ -144,11 +142,8 @@ def service(server_factory: Callable[..., Server], models_root: Path, allowed_si
 def browser(service: str) -> Iterator[Browser]:
     # Started after the service so that it is closed before it: Chromium's idle connections
     # to the service would otherwise keep its sync workers busy through their graceful stop.
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                             args=CHROMIUM_ARGS)
+    with launched_chromium() as browser:
         yield browser
-        browser.close()
 
 
 @dataclass

@@ -174,13 +174,13 @@ def measure_single(model_dir: Path, headlines: Sequence[str], warm_up: Sequence[
     explained = HeadlineScorer.from_artifact(artifact)
     plain = HeadlineScorer.from_artifact(artifact)
     for headline in warm_up:
-        explained.score(headline)
+        explained.score(headline, explain=True)
         plain.score(headline, explain=False)
     for headline in warm_up[:50]:
         pipeline.predict_proba([headline])
     ways: dict[str, Callable[[str], object]] = {
         "predict_proba": lambda h: pipeline.predict_proba([h]),
-        "score": explained.score,
+        "score": lambda h: explained.score(h, explain=True),
         "score_no_cues": lambda h: plain.score(h, explain=False),
         "normalise": normalise_text,
     }
@@ -662,7 +662,7 @@ def markdown(results: dict[str, Any]) -> str:
     ]
     base = s["predict_proba"]["median_us"]
     for name, label in (("predict_proba", "`pipeline.predict_proba([headline])`"),
-                        ("score", "`scorer.score(headline)` (score, label, 5 cues)"),
+                        ("score", "`scorer.score(headline, explain=True)` (score, label, 5 cues)"),
                         ("score_no_cues", "`scorer.score(headline, explain=False)`"),
                         ("normalise", "of which `normalise_text` (headline_scorer.text)")):
         row = s[name]

@@ -647,20 +647,15 @@ class HeadlineScorer:
     def label_of(self, score: float) -> str:
         return SENSATIONAL if score >= self.threshold else NEUTRAL
 
-    def contributions(self, text: str) -> list[Cue]:
-        """Every non-zero contribution to the logit of a normalised headline, grouped by the
-        piece of headline it belongs to; ``intercept + sum(weights) == logit(text)``.
+    def _cue_weights(self, text: str, tfidf: list[_Measure], styles: list[list[float]]
+                     ) -> dict[str, float]:
+        """Every non-zero contribution to the logit of a normalised headline, by the piece of
+        headline it belongs to; ``intercept + sum(weights) == logit(text)``.
 
         Word n-grams are cues of their own (a unigram in the headline's own casing);
         character n-grams are shared out over the words they came from; style features keep
         their names.
         """
-        _, tfidf, styles = self._measure(text)
-        return [Cue(k, w) for k, w in self._cue_weights(text, tfidf, styles).items()]
-
-    def _cue_weights(self, text: str, tfidf: list[_Measure], styles: list[list[float]]
-                     ) -> dict[str, float]:
-        """Non-zero contributions by cue text (see :meth:`contributions`)."""
         tokens = text.split()
         # Cues name words without the punctuation around them ("Shocking:" -> "Shocking").
         stripped = [token if token.isalnum() else _EDGE_PUNCTUATION.sub("", token) or token
@@ -706,9 +701,10 @@ class HeadlineScorer:
         return [(tuple(j for w in ws for j in w[0]), sum(w[1] for w in ws), 0.0, 0.0)
                 for ws in per_token]
 
-    def score_text(self, text: str, explain: bool = True, top: int = DEFAULT_TOP_CUES
+    def score_text(self, text: str, explain: bool = False, top: int | None = DEFAULT_TOP_CUES
                    ) -> ScoredHeadline:
-        """Score a normalised, non-empty headline."""
+        """Score a normalised, non-empty headline; with ``explain``, its ``top`` cues by size
+        (every cue when ``top`` is None)."""
         z, tfidf, styles = self._measure(text)
         score = sigmoid(z)
         cues = None
@@ -718,7 +714,7 @@ class HeadlineScorer:
             cues = tuple(Cue(k, w) for k, w in ranked[:top])
         return ScoredHeadline(text, score, self.label_of(score), cues)
 
-    def score(self, headline: str, explain: bool = True, top: int = DEFAULT_TOP_CUES
+    def score(self, headline: str, explain: bool = False, top: int | None = DEFAULT_TOP_CUES
               ) -> ScoredHeadline:
         """Normalise and score one headline; raise :class:`EmptyHeadline` if nothing is left."""
         text = normalise_text(headline)

@@ -121,7 +121,7 @@ def test_score_returns_score_label_threshold_version_and_cues(client: FlaskClien
     response = call(client, "POST", "/v1/score", json={"headline": CAT})
     assert response.status_code == 200
     body = response.get_json()
-    expected = scorer.score(CAT)
+    expected = scorer.score(CAT, explain=True)
     assert list(body) == ["headline", "score", "label", "threshold", "model_version", "cues"]
     assert body["headline"] == CAT
     assert body["score"] == expected.score
@@ -138,7 +138,7 @@ def test_score_echoes_the_normalised_headline(client: FlaskClient, scorer: Headl
     raw = "  Ｙｏｕ Will\tNot\u200b  Believe\n What This Cat Did\x07 "
     body = call(client, "POST", "/v1/score", json={"headline": raw}).get_json()
     assert body["headline"] == "You Will Not Believe What This Cat Did"
-    assert body["score"] == scorer.score(CAT).score
+    assert body["score"] == scorer.score(CAT, explain=True).score
 
 
 def test_score_accepts_utf8_text_and_answers_in_utf8(client: FlaskClient) -> None:
@@ -277,7 +277,7 @@ def test_batch_scores_in_input_order_with_cues_by_default(client: FlaskClient, s
     assert body["model_version"] == scorer.version
     assert body["threshold"] == scorer.threshold
     assert [r["headline"] for r in body["results"]] == [scorer.score(h).headline for h in headlines]
-    assert [r["score"] for r in body["results"]] == [scorer.score(h).score for h in headlines]
+    assert [r["score"] for r in body["results"]] == [scorer.score(h, explain=True).score for h in headlines]
     assert all(r["cues"] for r in body["results"])
 
 
@@ -286,8 +286,8 @@ def test_batch_without_explanations_leaves_out_cues(client: FlaskClient, scorer:
     body = call(client, "POST", "/v1/score/batch",
                 json={"headlines": headlines, "explain": False}).get_json()
     assert [set(r) for r in body["results"]] == [{"headline", "score", "label"}] * 2
-    assert [r["score"] for r in body["results"]] == [scorer.score(h).score for h in headlines]
-    assert [r["label"] for r in body["results"]] == [scorer.score(h).label for h in headlines]
+    assert [r["score"] for r in body["results"]] == [scorer.score(h, explain=True).score for h in headlines]
+    assert [r["label"] for r in body["results"]] == [scorer.score(h, explain=True).label for h in headlines]
 
 
 @pytest.mark.parametrize(("body", "code", "field"), [
@@ -532,7 +532,7 @@ def test_v2_infer_returns_fp32_scores_in_order(client: FlaskClient, scorer: Head
     assert body["model_name"] == "headline-scorer" and body["model_version"] == scorer.version
     assert body["id"] == "req-7"
     outputs = {o["name"]: o for o in body["outputs"]}
-    expected = [scorer.score(h) for h in headlines]
+    expected = [scorer.score(h, explain=True) for h in headlines]
     assert outputs["score"]["datatype"] == "FP32" and outputs["score"]["shape"] == [len(headlines)]
     assert outputs["score"]["data"] == np.asarray([e.score for e in expected], dtype=np.float32).tolist()
     assert outputs["label"]["data"] == [e.label for e in expected]
@@ -545,7 +545,7 @@ def test_v2_infer_accepts_n_by_1_nested_data_and_selected_outputs(client: FlaskC
     assert response.status_code == 200
     outputs = response.get_json()["outputs"]
     assert [o["name"] for o in outputs] == ["score"]
-    assert math.isclose(outputs[0]["data"][0], scorer.score(CAT).score, rel_tol=1e-6)
+    assert math.isclose(outputs[0]["data"][0], scorer.score(CAT, explain=True).score, rel_tol=1e-6)
 
 
 def test_v2_versioned_routes_serve_only_the_current_version(client: FlaskClient,
@@ -609,7 +609,7 @@ def test_v2_infer_reads_a_body_without_content_type_as_json(client: FlaskClient,
     response = client.post(INFER, data=json.dumps(_infer_body([CAT])))
     assert "Content-Type" not in response.request.headers
     assert response.status_code == 200, response.get_data(as_text=True)
-    assert math.isclose(response.get_json()["outputs"][0]["data"][0], scorer.score(CAT).score,
+    assert math.isclose(response.get_json()["outputs"][0]["data"][0], scorer.score(CAT, explain=True).score,
                         rel_tol=1e-6)
 
 

@@ -50,7 +50,7 @@ def test_audit_finds_scores_and_ranks_as_the_cli_does(client: FlaskClient, score
     scores = [h["score"] for h in body["headlines"]]
     assert scores == sorted(scores, reverse=True)
     for headline in body["headlines"]:
-        expected = scorer.score(headline["headline"])
+        expected = scorer.score(headline["headline"], explain=True)
         assert headline["score"] == expected.score and headline["label"] == expected.label
         assert headline["band"] == band_of(expected.score, scorer.threshold)
         assert headline["cues"] == [{"text": c.text, "weight": c.weight} for c in expected.cues]

@@ -60,7 +60,7 @@ def test_pasted_front_page_is_audited_and_ranked(page: Page, scorer: HeadlineSco
     assert len(shown) == 8
     assert [c["score"] for c in shown] == sorted((c["score"] for c in shown), reverse=True)
     for rank, card in enumerate(shown, start=1):
-        expected = scorer.score(card["headline"])
+        expected = scorer.score(card["headline"], explain=True)
         assert card["score"] == expected.score
         assert card["number"] == str(percent(expected.score))
         assert card["band"] == band_of(expected.score, scorer.threshold)

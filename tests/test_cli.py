@@ -53,7 +53,7 @@ def test_stdin_gives_one_json_line_per_line_in_order(models_root: Path,
         if line.strip():
             assert set(record) == {"headline", "score", "label"}
             assert record["headline"] == line
-            expected = scorer.score(line)
+            expected = scorer.score(line, explain=True)
             assert record["score"] == expected.score and record["label"] == expected.label
             assert 0.0 <= record["score"] <= 1.0
         else:
@@ -162,7 +162,7 @@ def test_explain_adds_the_cues(models_root: Path, scorer: HeadlineScorer,
     monkeypatch.setattr(sys, "stdin", io.StringIO("SHOCKING: The Coach DESTROYS The Debate!\n"))
     code, out, _ = run_main(["--model", str(models_root), "--explain"], capsys)
     assert code == 0
-    expected = scorer.score("SHOCKING: The Coach DESTROYS The Debate!").as_dict()
+    expected = scorer.score("SHOCKING: The Coach DESTROYS The Debate!", explain=True).as_dict()
     assert out == [json.loads(json.dumps(expected))]
     assert out[0]["cues"]
 

@@ -110,7 +110,7 @@ def test_csv_rows_keep_every_column_and_gain_score_and_label(
     assert [r["id"] for r in rows] == ["7", "8", "9"]
     assert rows[0]["note"] == "two\nlines"  # other columns exactly as read
     assert rows[0]["headline"] == "Rates held"  # the text that was scored
-    expected = scorer.score("SHOCKING: The Coach DESTROYS The Debate!")
+    expected = scorer.score("SHOCKING: The Coach DESTROYS The Debate!", explain=True)
     assert float(rows[2]["score"]) == expected.score and rows[2]["label"] == expected.label
     assert json.loads(rows[2]["cues"]) == expected.as_dict()["cues"]
     assert rows[1]["score"] == rows[1]["label"] == rows[1]["cues"] == ""

@@ -114,7 +114,7 @@ def test_score_returns_the_api_answer_equal_to_the_local_scorer(
     url, _ = server
     with client_for(url) as client:
         result = client.score("  SHOCKING: The Coach DESTROYS The Debate!  ")
-    expected = scorer.score("SHOCKING: The Coach DESTROYS The Debate!").as_dict()
+    expected = scorer.score("SHOCKING: The Coach DESTROYS The Debate!", explain=True).as_dict()
     assert {k: result[k] for k in ("headline", "score", "label", "cues")} == expected
     assert result["model_version"] == scorer.version and result["threshold"] == scorer.threshold
 
@@ -128,7 +128,7 @@ def test_suggest_returns_the_calmer_rewrites_of_the_core(
         with pytest.raises(HeadlineRejected) as refused:
             client.suggest("   ")
     assert refused.value.field == "headline"
-    assert result["score"] == scorer.score(headline).score
+    assert result["score"] == scorer.score(headline, explain=True).score
     assert [s["headline"] for s in result["suggestions"]] == [
         s.headline for s in suggest_rewrites(scorer, headline)]
     assert result["suggestions"], "no calmer rewrite of a shouted, tabloid headline"
@@ -142,7 +142,7 @@ def test_score_many_batches_by_the_servers_max_batch_in_order(
         results = client.score_many(headlines, explain=True)
         assert client.max_batch == 4
     assert recorder.batch_sizes() == [4, 4, 2]
-    assert results == [scorer.score(h).as_dict() for h in headlines]
+    assert results == [scorer.score(h, explain=True).as_dict() for h in headlines]
 
     with client_for(url, batch_size=3) as client:
         plain = client.score_many(headlines)
@@ -253,7 +253,7 @@ def test_a_timeout_is_retried(server: tuple[str, Recorder], scorer: HeadlineScor
     with client_for(url, sleeps, timeout=2.0, retries=1, backoff=0.1) as client:
         result = client.score("Rates held")
     assert sleeps == [0.1]
-    assert result["score"] == scorer.score("Rates held").score
+    assert result["score"] == scorer.score("Rates held", explain=True).score
 
 
 @pytest.mark.parametrize("status", ["400 BAD REQUEST", "404 NOT FOUND", "422 UNPROCESSABLE ENTITY",

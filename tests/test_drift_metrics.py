@@ -65,11 +65,11 @@ def test_every_scoring_road_counts_its_scores_and_labels_under_the_model_version
                                              "label": "neutral"}).status_code == 201
 
     text = client.get("/metrics").get_data(as_text=True)
-    scores = [scorer.score(h).score for h in HEADLINES]
+    scores = [scorer.score(h, explain=True).score for h in HEADLINES]
     assert buckets(text, scorer.version) == expected_buckets(scores)
     assert metric_value(text, "headline_scorer_served_score_sum",
                         model_version=scorer.version) == pytest.approx(sum(scores))
-    labels = Counter(scorer.score(h).label for h in HEADLINES)
+    labels = Counter(scorer.score(h, explain=True).label for h in HEADLINES)
     for label in ("sensational", "neutral"):
         assert metric_value(text, "headline_scorer_served_labels_total",
                             model_version=scorer.version, label=label) == labels[label]
@@ -102,7 +102,7 @@ def test_gunicorn_workers_add_up_to_every_score_served(
         assert list(pool.map(post, range(rounds))) == [200] * rounds
     pids = {line["pid"] for line in server.log_lines() if line.get("path") == "/v1/score/batch"}
     text = requests.get(server.url("/metrics"), timeout=10).text
-    scores = [scorer.score(h).score for h in HEADLINES] * rounds
+    scores = [scorer.score(h, explain=True).score for h in HEADLINES] * rounds
     assert buckets(text, scorer.version) == expected_buckets(scores), f"workers {pids}"
 
 

@@ -147,7 +147,7 @@ def test_feedback_is_stored_with_time_model_version_and_the_models_score(
                              "note": "a straight\nanimal story"})
     assert response.status_code == 201, response.get_data(as_text=True)
     record = response.get_json()
-    expected = scorer.score(CAT)
+    expected = scorer.score(CAT, explain=True)
     assert list(record) == list(COLUMNS)
     assert record["id"] == 1
     assert record["headline"] == CAT  # normalised, as scored

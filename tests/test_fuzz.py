@@ -95,7 +95,7 @@ texts = st.one_of(any_text, headline_like)
 def test_any_text_scores_in_0_1_or_is_empty(scorer: HeadlineScorer, text: str) -> None:
     if not normalise_text(text):
         with pytest.raises(EmptyHeadline):
-            scorer.score(text)
+            scorer.score(text, explain=True)
         return
     scored = scorer.score(text, explain=True)
     assert math.isfinite(scored.score) and 0.0 <= scored.score <= 1.0

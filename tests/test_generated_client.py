@@ -116,7 +116,7 @@ def test_generated_infer_call_returns_the_scorers_answer(api: ModuleType, client
     assert isinstance(result, models.V2InferenceResponse)
     assert (result.model_name, result.model_version, result.id) == ("headline-scorer", scorer.version, "7")
     outputs = {tensor.name: tensor for tensor in result.outputs}
-    expected = [scorer.score(h) for h in HEADLINES]
+    expected = [scorer.score(h, explain=True) for h in HEADLINES]
     assert outputs["score"].data == np.asarray([e.score for e in expected], dtype=np.float32).tolist()
     assert outputs["label"].data == [e.label for e in expected]
     assert outputs["score"].shape == outputs["label"].shape == [len(HEADLINES)]

@@ -42,12 +42,12 @@ def test_scores_over_http(server: Server, scorer: HeadlineScorer) -> None:
     assert response.status_code == 200
     assert response.headers["X-Request-ID"] == "over-http-1"
     body = response.json()
-    expected = scorer.score(CAT)
+    expected = scorer.score(CAT, explain=True)
     assert (body["headline"], body["score"], body["label"]) == (CAT, expected.score, expected.label)
     batch = requests.post(server.url("/v1/score/batch"), json={"headlines": [CAT, "Council meets"]},
                           timeout=10).json()
-    assert [r["score"] for r in batch["results"]] == [scorer.score(CAT).score,
-                                                      scorer.score("Council meets").score]
+    assert [r["score"] for r in batch["results"]] == [scorer.score(CAT, explain=True).score,
+                                                      scorer.score("Council meets", explain=True).score]
     refused = requests.post(server.url("/v1/score"), json={"headline": 5}, timeout=10)
     assert refused.status_code == 422
     assert (refused.json()["error"]["code"], refused.json()["error"]["field"]) == ("wrong_type", "headline")

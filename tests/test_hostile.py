@@ -173,7 +173,7 @@ def test_a_raw_nul_byte_in_json_is_a_400_and_an_escaped_one_is_removed(
     response = requests.post(server.url("/v1/score"), json={"headline": "Cat\u0000 Did\u0000"}, timeout=10)
     assert response.status_code == 200
     assert response.json()["headline"] == "Cat Did"
-    assert response.json()["score"] == scorer.score("Cat Did").score
+    assert response.json()["score"] == scorer.score("Cat Did", explain=True).score
     only_nul = requests.post(server.url("/v1/score"), json={"headline": "\u0000" * 50}, timeout=10)
     error_of(only_nul, 422, "empty_headline")
 
@@ -189,7 +189,7 @@ def test_direction_and_invisible_controls_are_removed_before_scoring(
     response = requests.post(server.url("/v1/score"), json={"headline": headline}, timeout=10)
     assert response.status_code == 200
     assert response.json()["headline"] == CAT
-    assert response.json()["score"] == scorer.score(CAT).score
+    assert response.json()["score"] == scorer.score(CAT, explain=True).score
 
 
 @pytest.mark.parametrize("headline", [

@@ -140,7 +140,7 @@ def exact_cues(pipeline: Pipeline, text: str) -> dict[str, float]:
 
 
 def assert_cues_exact(scorer: HeadlineScorer, pipeline: Pipeline, text: str) -> None:
-    actual = {c.text: c.weight for c in scorer.contributions(text)}
+    actual = {c.text: c.weight for c in scorer.score_text(text, explain=True, top=None).cues}
     expected = exact_cues(pipeline, text)
     for key in set(actual) | set(expected):
         assert actual.get(key, 0.0) == pytest.approx(expected.get(key, 0.0), abs=TOLERANCE), (text, key)
@@ -233,7 +233,7 @@ def test_contributions_add_up_to_the_logit(scorer: HeadlineScorer, artifact: Mod
     texts = fixture_and_random(100, 500, seed=606)
     logits = artifact.pipeline.decision_function(texts)
     for text, logit in zip(texts, logits):
-        weights = [c.weight for c in scorer.contributions(text)]
+        weights = [c.weight for c in scorer.score_text(text, explain=True, top=None).cues]
         assert scorer.intercept + math.fsum(weights) == pytest.approx(logit, abs=TOLERANCE)
         assert scorer.logit(text) == pytest.approx(logit, abs=TOLERANCE)
         assert all(w != 0.0 for w in weights)
@@ -242,23 +242,25 @@ def test_contributions_add_up_to_the_logit(scorer: HeadlineScorer, artifact: Mod
 def test_cues_are_the_top_contributions_by_size(scorer: HeadlineScorer) -> None:
     texts = fixture_and_random(30, 60, seed=707)
     for text in texts:
-        ranked = sorted(scorer.contributions(text), key=lambda c: (-abs(c.weight), c.text))
-        scored = scorer.score(text)
+        every_cue = scorer.score_text(text, explain=True, top=None).cues
+        ranked = sorted(every_cue, key=lambda c: (-abs(c.weight), c.text))
+        scored = scorer.score(text, explain=True)
         assert scored.cues == tuple(ranked[:5])
         sizes = [abs(c.weight) for c in scored.cues]
         assert sizes == sorted(sizes, reverse=True)
-        assert scorer.score(text, top=2).cues == tuple(ranked[:2])
+        assert scorer.score(text, top=2, explain=True).cues == tuple(ranked[:2])
         assert scorer.score(text, explain=False).cues is None
 
 
 def test_cue_names_the_word_as_written(scorer: HeadlineScorer) -> None:
-    cues = {c.text for c in scorer.contributions("SHOCKING: The Mayor DESTROYS the budget debate!")}
+    text = "SHOCKING: The Mayor DESTROYS the budget debate!"
+    cues = {c.text for c in scorer.score_text(text, explain=True, top=None).cues}
     assert {"SHOCKING", "The", "Mayor", "DESTROYS", "exclamation mark"} <= cues
     assert "the" not in cues and "SHOCKING:" not in cues
 
 
 def test_score_label_and_as_dict(scorer: HeadlineScorer) -> None:
-    scored = scorer.score("  You Won't Believe What\tthe mayor Did Next  ")
+    scored = scorer.score("  You Won't Believe What\tthe mayor Did Next  ", explain=True)
     assert isinstance(scored, ScoredHeadline)
     assert scored.headline == "You Won't Believe What the mayor Did Next"
     assert scored.label == (SENSATIONAL if scored.score >= scorer.threshold else NEUTRAL)
@@ -273,7 +275,7 @@ def test_score_label_and_as_dict(scorer: HeadlineScorer) -> None:
 @pytest.mark.parametrize("headline", ["", "   ", "\t\n", "\u200b\u200d\x00", "\ufeff \u2028"])
 def test_empty_headline_raises(scorer: HeadlineScorer, headline: str) -> None:
     with pytest.raises(EmptyHeadline, match="empty"):
-        scorer.score(headline)
+        scorer.score(headline, explain=True)
 
 
 @pytest.mark.parametrize("size", [5, MATRIX_BATCH + 37])
@@ -398,7 +400,8 @@ def test_supported_settings_are_exact(name: str, training_texts: list[str],
                                rtol=0, atol=TOLERANCE)
     for text in test_texts[::25]:
         assert_cues_exact(scorer, pipeline, text)
-        total = scorer.intercept + math.fsum(c.weight for c in scorer.contributions(text))
+        cues = scorer.score_text(text, explain=True, top=None).cues
+        total = scorer.intercept + math.fsum(c.weight for c in cues)
         assert total == pytest.approx(scorer.logit(text), abs=TOLERANCE)
 
 

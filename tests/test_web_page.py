@@ -170,7 +170,7 @@ def test_typed_headlines_get_scores_bands_labels_and_cues_in_place(
     shown = cards(page)
     assert [c["line"] for c in shown] == [1, 3, 4]  # blank lines skipped, line numbers kept
     for card, text in zip(shown, [CAT, PLAIN, SHOUT]):
-        expected = scorer.score(text)
+        expected = scorer.score(text, explain=True)
         assert card["score"] == expected.score
         assert card["number"] == str(percent(expected.score))
         assert card["band"] == band_of(expected.score, scorer.threshold)
@@ -219,7 +219,7 @@ def test_compare_mode_ranks_versions_from_least_to_most_sensational(
     wait_scored(page, 4)
     page.get_by_label("Compare versions of one headline").check()
     shown = cards(page)
-    ranked = sorted(range(4), key=lambda i: (scorer.score(versions[i]).score, i))
+    ranked = sorted(range(4), key=lambda i: (scorer.score(versions[i], explain=True).score, i))
     assert [c["line"] for c in shown] == [i + 1 for i in ranked]
     assert [c["score"] for c in shown] == sorted(c["score"] for c in shown)
     assert shown[0]["rank"].startswith("1 of 4 · least sensational")
@@ -235,7 +235,7 @@ def test_a_sensational_result_offers_calmer_rewrites(page: Page, scorer: Headlin
     enter(page, [SHOUT, PLAIN])
     wait_scored(page, 2)
     expected = suggest_rewrites(scorer, SHOUT)
-    assert expected and band_of(scorer.score(SHOUT).score, scorer.threshold) == "sensational"
+    assert expected and band_of(scorer.score(SHOUT, explain=True).score, scorer.threshold) == "sensational"
     shout_card = page.locator("#results > li").nth(0)
     expect(shout_card.locator(".suggestions")).to_be_visible()
     expect(shout_card.locator(".try-label")).to_have_text("Try:")
@@ -256,7 +256,7 @@ def test_this_is_wrong_sends_feedback_that_is_stored(page: Page, live: Live,
     card.get_by_role("button", name="This is wrong").click()
     note = card.get_by_label("Note (optional)")
     expect(note).to_be_focused()
-    expected = scorer.score(CAT)
+    expected = scorer.score(CAT, explain=True)
     opposite = "neutral" if expected.label == "sensational" else "sensational"
     expect(card.locator(".feedback-question")).to_have_text(
         f"The model labels this headline {expected.label}. Send that it reads as {opposite}?")
@@ -403,7 +403,7 @@ def test_results_download_and_copy_as_the_same_csv(browser: Browser, live: Live,
     table = list(csv.DictReader(io.StringIO(text, newline="")))
     assert [r["headline"] for r in table] == [CAT, "'" + formula]  # a formula stays text
     for row, headline in zip(table, [CAT, formula]):
-        expected = scorer.score(headline)
+        expected = scorer.score(headline, explain=True)
         assert float(row["score"]) == expected.score
         assert row["score_0_100"] == str(percent(expected.score))
         assert row["label"] == expected.label and row["model_version"] == scorer.version

@@ -183,7 +183,7 @@ def test_a_page_of_an_allowed_origin_scores_from_chromium(
     # JSON is not a "simple" content type: the browser sends a preflight first.
     answer = watched.page.evaluate(FETCH_SCORE, [service, CAT])
     assert answer.get("status") == 200, answer
-    assert answer["body"]["score"] == scorer.score(CAT).score
+    assert answer["body"]["score"] == scorer.score(CAT, explain=True).score
     assert answer["requestId"]  # an exposed header, readable by the page's script
     assert watched.console == [] and watched.errors == []
 
@@ -286,7 +286,7 @@ def test_typing_in_two_title_fields_scores_both_live(
     page.locator("#title").press_sequentially(CAT, delay=5)
     page.locator("#teaser").press_sequentially(SHOUT, delay=5)
     for field_id, text in (("#title", CAT), ("#teaser", SHOUT)):
-        expected = scorer.score(text)
+        expected = scorer.score(text, explain=True)
         shown = wait_for_score(page, field_id[1:], expected.score)
         band = band_of(expected.score, scorer.threshold)
         assert shown["number"] == str(percent(expected.score))
@@ -298,8 +298,8 @@ def test_typing_in_two_title_fields_scores_both_live(
             assert mark.casefold() in text.casefold()
     # Editing a field scores it again.
     page.locator("#title").fill(PLAIN)
-    assert wait_for_score(page, "title", scorer.score(PLAIN).score)["band"] == band_of(
-        scorer.score(PLAIN).score, scorer.threshold)
+    assert wait_for_score(page, "title", scorer.score(PLAIN, explain=True).score)["band"] == band_of(
+        scorer.score(PLAIN, explain=True).score, scorer.threshold)
     assert watched.console == [] and watched.errors == []
 
 
@@ -307,7 +307,7 @@ def test_a_sensational_title_gets_calmer_versions_to_try(
         watched: Watched, service: str, allowed_site: CmsSite, scorer: HeadlineScorer) -> None:
     page = open_cms(watched, allowed_site, service)
     page.locator("#title").fill(SHOUT)
-    wait_for_score(page, "title", scorer.score(SHOUT).score)
+    wait_for_score(page, "title", scorer.score(SHOUT, explain=True).score)
     expected = suggest_rewrites(scorer, SHOUT)
     assert expected
     page.wait_for_function("""() => {
@@ -320,7 +320,7 @@ def test_a_sensational_title_gets_calmer_versions_to_try(
     }""")
     assert shown == [f"Try: {s.headline} · {percent(s.score)}, {s.band}" for s in expected]
     page.locator("#title").fill(PLAIN)  # a calm title: its panel offers nothing
-    wait_for_score(page, "title", scorer.score(PLAIN).score)
+    wait_for_score(page, "title", scorer.score(PLAIN, explain=True).score)
     assert "Try:" not in panel(page, "title")["text"]
     assert watched.console == [] and watched.errors == []
 
@@ -329,12 +329,12 @@ def test_the_widget_is_described_to_screen_readers_and_adds_no_focus_stops(
         watched: Watched, service: str, allowed_site: CmsSite, scorer: HeadlineScorer) -> None:
     page = open_cms(watched, allowed_site, service)
     page.locator("#title").fill(CAT)
-    shown = wait_for_score(page, "title", scorer.score(CAT).score)
+    shown = wait_for_score(page, "title", scorer.score(CAT, explain=True).score)
     assert shown["role"] == "status" and shown["live"] == "polite"
     assert not shown["hidden"]
     # The field's accessible description, as the browser computes it for assistive technology:
     # the band and the score in words, and the cues.
-    expected = scorer.score(CAT)
+    expected = scorer.score(CAT, explain=True)
     band = band_of(expected.score, scorer.threshold).capitalize()
     expect(page.locator("#title")).to_have_accessible_description(re.compile(
         rf"{band} band, score {percent(expected.score)} of 100\. Cues: "))
@@ -350,7 +350,7 @@ def test_the_host_pages_styles_and_the_widgets_stay_apart(
         watched: Watched, service: str, allowed_site: CmsSite, scorer: HeadlineScorer) -> None:
     page = open_cms(watched, allowed_site, service)
     page.locator("#title").fill(CAT)
-    shown = wait_for_score(page, "title", scorer.score(CAT).score)
+    shown = wait_for_score(page, "title", scorer.score(CAT, explain=True).score)
     assert shown["fontSize"] == "13px"  # not the CMS's 40px rule for span
     assert shown["color"] != "rgb(255, 0, 0)"
     # The widget's own mark style (no background) does not reach the CMS's marks.
@@ -364,7 +364,7 @@ def test_a_service_that_is_down_shows_a_quiet_unavailable_state(
     server, base = serve_for(start_server, models_root, allowed_site, tmp_path)
     page = open_cms(watched, allowed_site, base)
     page.locator("#title").fill(PLAIN)
-    wait_for_score(page, "title", scorer.score(PLAIN).score)
+    wait_for_score(page, "title", scorer.score(PLAIN, explain=True).score)
     assert server.stop() == 0
     page.locator("#title").fill(CAT)
     page.wait_for_function("""() => {
@@ -385,7 +385,7 @@ def test_the_widget_makes_no_request_but_to_its_service(
     watched.page.on("request", lambda request: requested.append(request.url))
     page = open_cms(watched, allowed_site, service)
     page.locator("#title").fill(CAT)
-    wait_for_score(page, "title", scorer.score(CAT).score)
+    wait_for_score(page, "title", scorer.score(CAT, explain=True).score)
     others = [url for url in requested
               if not url.startswith((allowed_site.origin + "/", service + "/", "data:"))]
     assert others == []

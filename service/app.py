@@ -143,6 +143,9 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
             raise NotFound()
 
     _register_routes(app)
+    # Errors under /v2 in the protocol's shape, routing's 404 and 405 included (so not a hook
+    # of the kserve blueprint, which sees only the requests routed to it).
+    app.after_request(kserve.protocol_error_shape)
     install_openapi(app, settings)
     install_cors(app, settings)
 

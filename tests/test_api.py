@@ -564,6 +564,15 @@ def test_v2_unknown_model_is_404(client: FlaskClient) -> None:
                 "model_not_found")
 
 
+def test_v2_routing_errors_are_in_the_protocol_shape(client: FlaskClient) -> None:
+    # Raised by routing, before any V2 route runs: still a string under "error".
+    response = client.get("/v2/models/headline-scorer/infer")
+    v2_error_of(response, 405, "method_not_allowed")
+    assert "POST" in response.headers["Allow"]
+    v2_error_of(client.get("/v2/no/such/path"), 404, "not_found")
+    assert isinstance(client.get("/v1/no/such/path").get_json()["error"], dict)  # /v1 unchanged
+
+
 @pytest.mark.parametrize(("body", "code", "field"), [
     ({}, "missing_field", "inputs"),
     ({"inputs": []}, "bad_tensor", "inputs"),

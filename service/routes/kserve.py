@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, request
 
 from service.contract import (
     V2_INPUT_NAME,
@@ -49,12 +49,15 @@ def _errors(*statuses: int) -> dict[int, Reply]:
     return {status: Reply(ERROR_RESPONSES[status][1], V2Error) for status in statuses}
 
 
-@blueprint.after_request
-def _protocol_error(response: Response) -> Response:
-    # Every error of these routes, whoever raised it (the contract, a route, a 413 or a bug),
-    # leaves the app's error handlers as {"error": {code, message, field, request_id}}; the
-    # protocol's clients read a string under "error" (tritonclient prints it).
-    if response.status_code >= 400 and response.is_json:
+def protocol_error_shape(response: Response) -> Response:
+    """The app's after-request hook for the protocol's paths (``/v2...``).
+
+    Every error there, whoever raised it (routing's 404 and 405, the contract, a route, a 413
+    or a bug), leaves the app's error handlers as {"error": {code, message, field,
+    request_id}}; the protocol's clients read a string under "error" (tritonclient prints it).
+    """
+    on_protocol_path = request.path == "/v2" or request.path.startswith("/v2/")
+    if on_protocol_path and response.status_code >= 400 and response.is_json:
         detail = (response.get_json(silent=True) or {}).get("error")
         if isinstance(detail, dict):
             response.set_data(jsonify(V2Error(error=detail["message"], code=detail["code"],

@@ -52,6 +52,9 @@ LABELS = ("sensational", "neutral")
 # The columns of a record, in the order of every listing and export.
 COLUMNS = ("id", "created_at", "headline", "label", "note", "model_version", "model_score",
            "model_label")
+# Records read per query when a whole export is streamed: big enough that the queries cost
+# little, small enough that a page of the longest headlines and notes stays a few MB.
+EXPORT_PAGE = 1000
 
 
 @dataclass(frozen=True)
@@ -151,6 +154,20 @@ class FeedbackStore(ABC):
     @abstractmethod
     def records(self, after_id: int = 0, limit: int | None = None) -> list[FeedbackRecord]:
         """Records with an id above ``after_id``, oldest first, at most ``limit`` of them."""
+
+    def iter_records(self, after_id: int = 0, page_size: int = EXPORT_PAGE) -> Iterator[FeedbackRecord]:
+        """Every record with an id above ``after_id``, oldest first, read ``page_size`` at a time.
+
+        Memory stays at one page whatever the store holds, which is what lets an export of
+        every record stream. Each page is its own read (keyset paging on the id), so records
+        added while the export runs are included if their id is above the last one sent.
+        """
+        while True:
+            page = self.records(after_id, page_size)
+            yield from page
+            if len(page) < page_size:
+                return
+            after_id = page[-1].id
 
 
 def _check_labels(label: str, model_label: str) -> None:

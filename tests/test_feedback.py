@@ -346,14 +346,20 @@ def test_listing_pages_through_every_record(client: FlaskClient,
 
 def test_csv_and_jsonl_exports_hold_every_record_exactly(client: FlaskClient,
                                                          five_records: list[dict[str, Any]]) -> None:
-    response = admin_get(client, "?format=csv")
-    assert response.status_code == 200
-    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
-    assert 'filename="feedback.csv"' in response.headers["Content-Disposition"]
-    table = list(csv.DictReader(io.StringIO(response.get_data(as_text=True), newline="")))
-    assert [list(r) for r in table] == [list(COLUMNS)] * 5
-    for row, record in zip(table, five_records):
-        assert row == {k: "" if v is None else str(v) for k, v in record.items()}
+    # csv-raw is the stored text exactly; csv is the same but for the note that starts with
+    # "=", which gets a quote so a spreadsheet shows it rather than running it.
+    for query, first_note in (("?format=csv-raw", '=1+1, "quoted"'),
+                              ("?format=csv", '\'=1+1, "quoted"')):
+        response = admin_get(client, query)
+        assert response.status_code == 200
+        assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
+        assert 'filename="feedback.csv"' in response.headers["Content-Disposition"]
+        table = list(csv.DictReader(io.StringIO(response.get_data(as_text=True), newline="")))
+        assert [list(r) for r in table] == [list(COLUMNS)] * 5
+        assert table[0]["note"] == first_note
+        table[0]["note"] = five_records[0]["note"]
+        for row, record in zip(table, five_records):
+            assert row == {k: "" if v is None else str(v) for k, v in record.items()}
     response = admin_get(client, "?format=jsonl&after_id=3")
     assert response.headers["Content-Type"].startswith("application/x-ndjson")
     lines = response.get_data(as_text=True).splitlines()

@@ -4,7 +4,9 @@
 model's version and the score and label that model gives the headline, computed here with
 the shared scorer (so the record says what the editor disagreed with, whatever the page
 showed). ``GET /v1/feedback`` lists the records (JSON, by pages) or exports them
-(``?format=csv`` or ``jsonl``); it needs the bearer token of HEADLINE_ADMIN_TOKEN and does not
+(``?format=csv``, ``csv-raw`` or ``jsonl``, streamed
+a page of records at a time; ``csv`` neutralises spreadsheet formulas, ``csv-raw`` is the
+stored text exactly); it needs the bearer token of HEADLINE_ADMIN_TOKEN and does not
 exist (404) when that is unset. Storage is :mod:`headline_scorer.feedback_store`; a database that cannot be
 written or read answers 503 with the reason.
 """
@@ -13,8 +15,10 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
-from typing import Any
+from collections.abc import Iterable, Iterator
+from dataclasses import astuple
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify
 from flask.blueprints import BlueprintSetupState
@@ -25,6 +29,7 @@ from headline_scorer.feedback_store import (
     FeedbackUnavailable,
     open_feedback_store,
 )
+from headline_scorer.feedback_store import FeedbackRecord as StoredRecord
 from service.config import Settings
 from service.contract import FeedbackList, FeedbackQuery, FeedbackRecord, FeedbackRequest
 from service.errors import error_response
@@ -34,7 +39,8 @@ from service.request_body import parse_body, parse_query
 from service.routes.admin import UNAUTHORIZED_REPLY, admin_refusal
 
 STORE_KEY = "headline_feedback_store"
-_MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson; charset=utf-8"}
+_MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "csv-raw": "text/csv; charset=utf-8",
+                "jsonl": "application/x-ndjson; charset=utf-8"}
 UNAVAILABLE_REPLY = error_reply(
     "The feedback database cannot be used now: locked by another connection for longer than "
     "HEADLINE_FEEDBACK_BUSY_MS (with a Retry-After header), read-only, not creatable, not an "
@@ -92,23 +98,67 @@ def add_feedback() -> Response:
     return response
 
 
-def _csv(records: list[dict[str, Any]]) -> str:
-    # The exact stored text: this is a data export for re-import, not a report for a
-    # spreadsheet, so nothing is prefixed to neutralise formulas.
+# A cell starting with one of these is a formula (or a DDE command) to a spreadsheet.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """``cell`` with a leading single quote when a spreadsheet would run it as a formula.
+
+    OWASP's advice for CSV injection: the quote makes ``=HYPERLINK(...)`` or
+    ``=cmd|' /C calc'!A0`` plain text when the export is opened, at the cost of one
+    character that ``format=csv-raw`` leaves out.
+    """
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
+
+
+def _csv_lines(records: Iterable[StoredRecord], safe: bool) -> Iterator[str]:
+    """The header line, then one CSV line per record."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
+
+    def line(cells: Iterable[str]) -> str:
+        # One reused buffer, emptied after each line: memory is one line, not the export.
+        writer.writerow([spreadsheet_safe(c) for c in cells] if safe else list(cells))
+        text = out.getvalue()
+        out.seek(0)
+        out.truncate()
+        return text
+
+    yield line(COLUMNS)
     for record in records:
-        writer.writerow(["" if record[c] is None else record[c] for c in COLUMNS])
-    return out.getvalue()
+        yield line("" if v is None else str(v) for v in astuple(record))
+
+
+def _jsonl_lines(records: Iterable[StoredRecord]) -> Iterator[str]:
+    for record in records:
+        yield json.dumps(record.as_dict(), ensure_ascii=False) + "\n"
+
+
+def _export(store: FeedbackStore, after_id: int, export_format: str) -> Iterator[str]:
+    """The export's text, a piece at a time, read from the store a page at a time.
+
+    The first page is read before the response starts, so a database that cannot be read
+    is still a 503; a failure later, once the status is sent, ends the download early
+    (logged by the store), which a client sees as a truncated file.
+    """
+    records = store.iter_records(after_id)
+    first = list(itertools.islice(records, 1))
+    rows = itertools.chain(first, records)
+    if export_format == "jsonl":
+        return _jsonl_lines(rows)
+    return _csv_lines(rows, safe=export_format == "csv")
 
 
 @blueprint.get("/v1/feedback")
 @operation(operation_id="listFeedback", tag="feedback", admin=True,
            summary="List or export the stored feedback (admin)",
            description="Needs 'Authorization: Bearer <HEADLINE_ADMIN_TOKEN>'. When HEADLINE_ADMIN_TOKEN "
-                       "is unset the route is hidden and answers 404. format=csv or jsonl exports every "
-                       "record after after_id, with the columns " + ", ".join(COLUMNS) + ".",
+                       "is unset the route is hidden and answers 404. format=csv, csv-raw or jsonl exports "
+                       "every record after after_id, streamed, with the columns "
+                       + ", ".join(COLUMNS) + ". csv prefixes a single quote to cells starting "
+                       "with = + - @, tab or carriage return, so a spreadsheet shows them as text; "
+                       "csv-raw is the stored text exactly, for machines.",
            query=FeedbackQuery,
            replies={200: Reply("A page of records (json) or every record (csv, jsonl).", FeedbackList,
                                media=("application/json", "text/csv", "application/x-ndjson")),
@@ -126,9 +176,10 @@ def list_feedback() -> Response:
         page = records[:query.limit]
         return jsonify(FeedbackList(total=store.count(), items=[r.as_dict() for r in page],
                                     next_after_id=page[-1].id if len(records) > query.limit else None))
-    rows = [r.as_dict() for r in store.records(query.after_id)]
-    text = _csv(rows) if query.format == "csv" else "".join(json.dumps(r, ensure_ascii=False) + "\n"
-                                                           for r in rows)
-    response = Response(text, content_type=_MEDIA_TYPES[query.format])
-    response.headers["Content-Disposition"] = f'attachment; filename="feedback.{query.format}"'
+    # A generator body: werkzeug sends each piece as it comes, so a worker holds one page of
+    # records, not the whole export.
+    response = Response(_export(store, query.after_id, query.format),
+                        content_type=_MEDIA_TYPES[query.format])
+    extension = "jsonl" if query.format == "jsonl" else "csv"
+    response.headers["Content-Disposition"] = f'attachment; filename="feedback.{extension}"'
     return response

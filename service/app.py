@@ -34,6 +34,7 @@ from service.log import REQUEST_ID_HEADER, configure_logging, log_request, reque
 from service.metrics import UNMATCHED_ROUTE, ServiceMetrics
 from service.model_holder import METRICS_KEY, MODEL_KEY, LoadedModel, install_model
 from service.openapi import build_document, install_openapi
+from service.rate_limit import install_rate_limits
 from service.reload import follow_published_model
 from service.routes import admin, audit, docs, feedback, kserve, ops, score, web, widget
 
@@ -143,6 +144,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
             raise NotFound()
 
     _register_routes(app)
+    install_rate_limits(app, settings)
     install_openapi(app, settings)
     install_cors(app, settings)
 

@@ -52,6 +52,14 @@ UNAVAILABLE_REPLY = error_reply(
     "HEADLINE_FEEDBACK_BUSY_MS); cannot store the feedback; nothing was stored",
     headers={"Retry-After": "Seconds to wait before trying again, when waiting may help."})
 
+RATE_LIMITED_REPLY = error_reply(
+    "This client (its address) has posted more feedback than HEADLINE_FEEDBACK_RATE_LIMIT allows "
+    "(30 a minute and 500 a day by default). Nothing was stored. Code: rate_limited.",
+    "rate_limited",
+    "too many requests from this client: the limit is 30 per 1 minute; try again after the "
+    "seconds of Retry-After",
+    headers={"Retry-After": "Seconds until the limit lets this client post again."})
+
 blueprint = Blueprint("feedback", __name__)
 
 
@@ -84,7 +92,7 @@ def _unavailable(exc: FeedbackUnavailable) -> Response:
            description="Stores the judgment with the UTC time, the served model's version, and that "
                        "model's score and label for the headline.",
            body=FeedbackRequest, replies={201: Reply("Stored; the record, with its id.", FeedbackRecord),
-                                          503: UNAVAILABLE_REPLY},
+                                          429: RATE_LIMITED_REPLY, 503: UNAVAILABLE_REPLY},
            errors=(400, 413, 415, 422, 500))
 def add_feedback() -> Response:
     body = parse_body(FeedbackRequest)

@@ -107,6 +107,9 @@ class Settings:
     feedback_url: str | None = None
     # Bearer token for the admin routes (GET /v1/feedback); None hides them (404).
     admin_token: str | None = None
+    # Bearer token POST /v1/feedback needs, for deployments where only known tools may write
+    # feedback; None (unset or blank) leaves it open to any client, within the rate limits.
+    feedback_token: str | None = None
     # Limits on POST /v1/feedback per client address, in Flask-Limiter's notation
     # ("30/minute;500/day"; "" for none): a few editors' judgments a minute pass, a script
     # flooding the training data does not.
@@ -128,6 +131,8 @@ class Settings:
         # however the settings were built.
         if self.admin_token is not None and not self.admin_token.strip():
             object.__setattr__(self, "admin_token", None)
+        if self.feedback_token is not None and not self.feedback_token.strip():
+            object.__setattr__(self, "feedback_token", None)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -149,6 +154,7 @@ class Settings:
             feedback_busy_ms=_int("HEADLINE_FEEDBACK_BUSY_MS", cls.feedback_busy_ms, minimum=0),
             feedback_url=_feedback_url(paths.feedback_url),
             admin_token=os.environ.get("HEADLINE_ADMIN_TOKEN", "").strip() or None,
+            feedback_token=os.environ.get("HEADLINE_FEEDBACK_TOKEN", "").strip() or None,
             feedback_rate_limit=_rate_limit(os.environ.get("HEADLINE_FEEDBACK_RATE_LIMIT",
                                                            cls.feedback_rate_limit)),
             rate_limit_storage=os.environ.get("HEADLINE_RATE_LIMIT_STORAGE", "").strip()

@@ -1,5 +1,6 @@
 """Who may post feedback, and how much: per-client rate limits (HEADLINE_FEEDBACK_RATE_LIMIT,
-Flask-Limiter) answered with a JSON 429 and Retry-After."""
+Flask-Limiter) answered with a JSON 429 and Retry-After, and the optional feedback token
+(HEADLINE_FEEDBACK_TOKEN) answered with a JSON 401."""
 
 from __future__ import annotations
 
@@ -104,3 +105,58 @@ def test_the_429_is_in_the_openapi_document(models_root: Path, tmp_path: Path) -
     reply = doc["paths"]["/v1/feedback"]["post"]["responses"]["429"]
     assert "Retry-After" in reply["headers"]
     assert "HEADLINE_FEEDBACK_RATE_LIMIT" in reply["description"]
+
+
+FEEDBACK_TOKEN = "editors-tool-token"
+
+
+@pytest.mark.parametrize("authorization", [None, "Bearer", "Bearer ", "Bearer wrong-token",
+                                           f"Basic {FEEDBACK_TOKEN}", f"Bearer {ADMIN}",
+                                           f"Bearer {FEEDBACK_TOKEN}x"])
+def test_with_a_feedback_token_a_post_without_it_is_a_401_and_stores_nothing(
+        models_root: Path, tmp_path: Path, authorization: str | None) -> None:
+    client = make_client(models_root, tmp_path, feedback_token=FEEDBACK_TOKEN)
+    headers = {} if authorization is None else {"Authorization": authorization}
+    refused = post(client, **headers)
+    assert refused.status_code == 401
+    assert refused.get_json() == {"error": {
+        "code": "unauthorized", "field": None, "request_id": refused.headers["X-Request-ID"],
+        "message": "posting feedback needs the header 'Authorization: Bearer <token>' with the "
+                   "token configured as HEADLINE_FEEDBACK_TOKEN"}}
+    assert refused.headers["WWW-Authenticate"] == 'Bearer realm="headline-scorer feedback"'
+    assert stored(tmp_path) == 0
+
+
+def test_with_a_feedback_token_a_post_with_it_is_stored(models_root: Path, tmp_path: Path) -> None:
+    client = make_client(models_root, tmp_path, feedback_token=FEEDBACK_TOKEN)
+    assert post(client, Authorization=f"Bearer {FEEDBACK_TOKEN}").status_code == 201
+    assert post(client, Authorization=f"bearer  {FEEDBACK_TOKEN} ").status_code == 201
+    assert stored(tmp_path) == 2
+
+
+def test_without_a_feedback_token_posting_stays_open(models_root: Path, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    for blank in ("", "   "):
+        monkeypatch.setenv("HEADLINE_FEEDBACK_TOKEN", blank)
+        assert Settings.from_env().feedback_token is None
+    assert Settings(feedback_token=" ").feedback_token is None
+    monkeypatch.setenv("HEADLINE_FEEDBACK_TOKEN", f" {FEEDBACK_TOKEN} ")
+    assert Settings.from_env().feedback_token == FEEDBACK_TOKEN
+    client = make_client(models_root, tmp_path)
+    assert post(client).status_code == 201
+    assert post(client, Authorization="Bearer anything").status_code == 201
+
+
+def test_the_openapi_document_declares_the_feedback_token(models_root: Path, tmp_path: Path) -> None:
+    with_token = make_client(models_root, tmp_path, feedback_token=FEEDBACK_TOKEN)
+    doc = with_token.get("/openapi.json").get_json()
+    operation = doc["paths"]["/v1/feedback"]["post"]
+    assert operation["security"] == [{"feedbackToken": []}]
+    assert "401" in operation["responses"]
+    scheme = doc["components"]["securitySchemes"]["feedbackToken"]
+    assert scheme["type"] == "http" and scheme["scheme"] == "bearer"
+    assert "HEADLINE_FEEDBACK_TOKEN" in scheme["description"]
+    # The listing keeps the admin scheme; without a token, the post's scheme is optional.
+    assert doc["paths"]["/v1/feedback"]["get"]["security"] == [{"adminToken": []}]
+    open_doc = make_client(models_root, tmp_path).get("/openapi.json").get_json()
+    assert open_doc["paths"]["/v1/feedback"]["post"]["security"] == [{"feedbackToken": []}, {}]

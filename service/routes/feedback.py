@@ -17,10 +17,11 @@ import csv
 import io
 import itertools
 import json
+import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import astuple
 
-from flask import Blueprint, Flask, Response, current_app, g, jsonify
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from flask.blueprints import BlueprintSetupState
 
 from headline_scorer.feedback_store import (
@@ -36,7 +37,9 @@ from service.errors import error_response
 from service.model_holder import current_model
 from service.openapi import Reply, error_reply, operation
 from service.request_body import parse_body, parse_query
-from service.routes.admin import UNAUTHORIZED_REPLY, admin_refusal
+from service.routes.admin import UNAUTHORIZED_REPLY, admin_refusal, bearer_mismatch
+
+log = logging.getLogger(__name__)
 
 STORE_KEY = "headline_feedback_store"
 _MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "csv-raw": "text/csv; charset=utf-8",
@@ -60,6 +63,14 @@ RATE_LIMITED_REPLY = error_reply(
     "seconds of Retry-After",
     headers={"Retry-After": "Seconds until the limit lets this client post again."})
 
+FEEDBACK_UNAUTHORIZED_MESSAGE = ("posting feedback needs the header 'Authorization: Bearer <token>' "
+                                 "with the token configured as HEADLINE_FEEDBACK_TOKEN")
+FEEDBACK_UNAUTHORIZED_REPLY = error_reply(
+    "HEADLINE_FEEDBACK_TOKEN is set and the request has no 'Authorization: Bearer <token>' "
+    "header with it. Nothing was stored. Code: unauthorized.", "unauthorized",
+    FEEDBACK_UNAUTHORIZED_MESSAGE,
+    headers={"WWW-Authenticate": "Bearer realm=\"headline-scorer feedback\""})
+
 blueprint = Blueprint("feedback", __name__)
 
 
@@ -71,6 +82,24 @@ def _install_store(state: BlueprintSetupState) -> None:
     settings: Settings = app.config["SETTINGS"]
     app.extensions[STORE_KEY] = open_feedback_store(settings.feedback_db, settings.feedback_url,
                                                     settings.feedback_busy_ms)
+
+
+def _feedback_refusal() -> Response | None:
+    """None when the request may post feedback, else the 401 refusing it.
+
+    Checked before the body is read, so an unknown tool costs no parsing or scoring.
+    """
+    token = current_app.config["SETTINGS"].feedback_token
+    if token is None:
+        return None
+    reason = bearer_mismatch(token)
+    if reason is None:
+        return None
+    log.warning("feedback refused", extra={"fields": {"reason": reason,
+                                                      "remote_addr": request.remote_addr}})
+    response = error_response(401, "unauthorized", FEEDBACK_UNAUTHORIZED_MESSAGE)
+    response.headers["WWW-Authenticate"] = 'Bearer realm="headline-scorer feedback"'
+    return response
 
 
 def feedback_store() -> FeedbackStore:
@@ -92,9 +121,14 @@ def _unavailable(exc: FeedbackUnavailable) -> Response:
            description="Stores the judgment with the UTC time, the served model's version, and that "
                        "model's score and label for the headline.",
            body=FeedbackRequest, replies={201: Reply("Stored; the record, with its id.", FeedbackRecord),
-                                          429: RATE_LIMITED_REPLY, 503: UNAVAILABLE_REPLY},
+                                          401: FEEDBACK_UNAUTHORIZED_REPLY, 429: RATE_LIMITED_REPLY,
+                                          503: UNAVAILABLE_REPLY},
+           feedback_token=True,
            errors=(400, 413, 415, 422, 500))
 def add_feedback() -> Response:
+    refused = _feedback_refusal()
+    if refused is not None:
+        return refused
     body = parse_body(FeedbackRequest)
     model = current_model()
     scored = model.scorer.score_text(body.headline, explain=False)

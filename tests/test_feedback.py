@@ -81,7 +81,8 @@ class Database:
             return connection.execute(
                 "SELECT id, to_char(created_at AT TIME ZONE 'UTC', "
                 "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS created_at, headline, label, note, "
-                "model_version, model_score, model_label FROM feedback ORDER BY id").fetchall()
+                "model_version, model_score, model_label, client_id, request_id FROM feedback "
+                "ORDER BY id").fetchall()
 
     def nothing_stored(self) -> bool:
         """No record, and for SQLite not even a file."""
@@ -500,7 +501,8 @@ def test_a_database_of_the_first_layout_is_upgraded_and_keeps_its_records(tmp_pa
     assert [r.headline for r in store.records()] == ["Old judgment"]
     assert store.add(CAT, "neutral", None, "v", 0.9, "sensational").id == 2
     with closing(sqlite3.connect(path)) as connection:
-        assert connection.execute("SELECT version FROM schema_migrations").fetchall() == [(1,)]
+        assert connection.execute("SELECT version FROM schema_migrations").fetchall() == [
+            (m.version,) for m in MIGRATIONS]
 
 
 def test_stores_opened_together_apply_each_migration_once(postgres: PostgresCluster) -> None:

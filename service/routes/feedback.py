@@ -119,7 +119,8 @@ def _unavailable(exc: FeedbackUnavailable) -> Response:
 @operation(operation_id="addFeedback", tag="feedback",
            summary="Tell the model it is wrong (or right) about a headline",
            description="Stores the judgment with the UTC time, the served model's version, and that "
-                       "model's score and label for the headline.",
+                       "model's score and label for the headline, the client's address (client_id) "
+                       "and the request's X-Request-ID (request_id).",
            body=FeedbackRequest, replies={201: Reply("Stored; the record, with its id.", FeedbackRecord),
                                           401: FEEDBACK_UNAUTHORIZED_REPLY, 429: RATE_LIMITED_REPLY,
                                           503: UNAVAILABLE_REPLY},
@@ -133,8 +134,10 @@ def add_feedback() -> Response:
     model = current_model()
     scored = model.scorer.score_text(body.headline, explain=False)
     g.headlines = 1
+    # The client is the key its rate limit counts (service.rate_limit): its address.
     record = feedback_store().add(body.headline, body.label, body.note, model.version, scored.score,
-                                  scored.label)
+                                  scored.label, client_id=request.remote_addr,
+                                  request_id=g.request_id)
     response = jsonify(record.as_dict())
     response.status_code = 201
     return response

@@ -51,7 +51,10 @@ log = logging.getLogger(__name__)
 LABELS = ("sensational", "neutral")
 # The columns of a record, in the order of every listing and export.
 COLUMNS = ("id", "created_at", "headline", "label", "note", "model_version", "model_score",
-           "model_label")
+           "model_label", "client_id", "request_id")
+# Records read per query when a whole export is streamed: big enough that the queries cost
+# little, small enough that a page of the longest headlines and notes stays a few MB.
+EXPORT_PAGE = 1000
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,15 @@ MIGRATIONS: tuple[Migration, ...] = (
             model_score DOUBLE PRECISION NOT NULL CHECK (model_score >= 0 AND model_score <= 1),
             model_label TEXT NOT NULL CHECK (model_label IN ('sensational', 'neutral'))
         )""",)),
+    # Who sent each judgment, so that one client's flood can be found, counted and capped in
+    # training, and the request's log lines found. Records stored before keep NULL in both.
+    Migration(2, "client and request ids", sqlite=(
+        "ALTER TABLE feedback ADD COLUMN client_id TEXT",
+        "ALTER TABLE feedback ADD COLUMN request_id TEXT",
+    ), postgres=(
+        "ALTER TABLE feedback ADD COLUMN IF NOT EXISTS client_id TEXT",
+        "ALTER TABLE feedback ADD COLUMN IF NOT EXISTS request_id TEXT",
+    )),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 _MIGRATIONS_TABLE = """
@@ -121,6 +133,8 @@ class FeedbackRecord:
     model_version: str
     model_score: float
     model_label: str
+    client_id: str | None = None  # who sent it (the service stores the client's address)
+    request_id: str | None = None  # the X-Request-ID of the request that stored it
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -141,8 +155,13 @@ class FeedbackStore(ABC):
 
     @abstractmethod
     def add(self, headline: str, label: str, note: str | None, model_version: str,
-            model_score: float, model_label: str) -> FeedbackRecord:
-        """Store one judgment in its own transaction; the stored record, with its id."""
+            model_score: float, model_label: str, client_id: str | None = None,
+            request_id: str | None = None) -> FeedbackRecord:
+        """Store one judgment in its own transaction; the stored record, with its id.
+
+        ``client_id`` names who sent it and ``request_id`` the request that did (both
+        optional: a tool that writes records itself may know neither).
+        """
 
     @abstractmethod
     def count(self) -> int:
@@ -151,6 +170,20 @@ class FeedbackStore(ABC):
     @abstractmethod
     def records(self, after_id: int = 0, limit: int | None = None) -> list[FeedbackRecord]:
         """Records with an id above ``after_id``, oldest first, at most ``limit`` of them."""
+
+    def iter_records(self, after_id: int = 0, page_size: int = EXPORT_PAGE) -> Iterator[FeedbackRecord]:
+        """Every record with an id above ``after_id``, oldest first, read ``page_size`` at a time.
+
+        Memory stays at one page whatever the store holds, which is what lets an export of
+        every record stream. Each page is its own read (keyset paging on the id), so records
+        added while the export runs are included if their id is above the last one sent.
+        """
+        while True:
+            page = self.records(after_id, page_size)
+            yield from page
+            if len(page) < page_size:
+                return
+            after_id = page[-1].id
 
 
 def _check_labels(label: str, model_label: str) -> None:
@@ -273,10 +306,12 @@ class SqliteFeedbackStore(FeedbackStore):
     # ---------------------------------------------------------------------- operations
 
     def add(self, headline: str, label: str, note: str | None, model_version: str,
-            model_score: float, model_label: str) -> FeedbackRecord:
+            model_score: float, model_label: str, client_id: str | None = None,
+            request_id: str | None = None) -> FeedbackRecord:
         _check_labels(label, model_label)
         created_at = utc_now()
-        values = (created_at, headline, label, note, model_version, float(model_score), model_label)
+        values = (created_at, headline, label, note, model_version, float(model_score), model_label,
+                  client_id, request_id)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with closing(self._open()) as connection:
@@ -286,8 +321,8 @@ class SqliteFeedbackStore(FeedbackStore):
                 connection.execute("BEGIN IMMEDIATE")
                 try:
                     cursor = connection.execute(
-                        "INSERT INTO feedback (created_at, headline, label, note, model_version,"
-                        " model_score, model_label) VALUES (?, ?, ?, ?, ?, ?, ?)", values)
+                        f"INSERT INTO feedback ({', '.join(COLUMNS[1:])}) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", values)
                     record_id = int(cursor.lastrowid)
                     connection.execute("COMMIT")
                 except BaseException:
@@ -390,14 +425,16 @@ class PostgresFeedbackStore(FeedbackStore):
         self._schema_ready = True
 
     def add(self, headline: str, label: str, note: str | None, model_version: str,
-            model_score: float, model_label: str) -> FeedbackRecord:
+            model_score: float, model_label: str, client_id: str | None = None,
+            request_id: str | None = None) -> FeedbackRecord:
         _check_labels(label, model_label)
         created_at = utc_now()
-        values = (created_at, headline, label, note, model_version, float(model_score), model_label)
+        values = (created_at, headline, label, note, model_version, float(model_score), model_label,
+                  client_id, request_id)
         with self._transaction("store the feedback; nothing was stored") as connection:
             record_id = connection.execute(
-                "INSERT INTO feedback (created_at, headline, label, note, model_version, "
-                "model_score, model_label) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
+                f"INSERT INTO feedback ({', '.join(COLUMNS[1:])}) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
                 values).fetchone()[0]
         return FeedbackRecord(int(record_id), *values)
 

@@ -34,6 +34,7 @@ from service.log import REQUEST_ID_HEADER, configure_logging, log_request, reque
 from service.metrics import UNMATCHED_ROUTE, ServiceMetrics
 from service.model_holder import METRICS_KEY, MODEL_KEY, LoadedModel, install_model
 from service.openapi import build_document, install_openapi
+from service.rate_limit import install_rate_limits
 from service.reload import follow_published_model
 from service.routes import admin, audit, docs, feedback, kserve, ops, score, web, widget
 
@@ -146,6 +147,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     # Errors under /v2 in the protocol's shape, routing's 404 and 405 included (so not a hook
     # of the kserve blueprint, which sees only the requests routed to it).
     app.after_request(kserve.protocol_error_shape)
+    install_rate_limits(app, settings)
     install_openapi(app, settings)
     install_cors(app, settings)
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from limits import parse_many
+
 from headline_scorer.paths import DEFAULT_FEEDBACK_DB, DEFAULT_MODELS_ROOT, Paths
 
 
@@ -65,6 +67,19 @@ def _feedback_url(url: str | None) -> str | None:
     return url
 
 
+def _rate_limit(raw: str) -> str:
+    """A limit string that Flask-Limiter can read, or a configuration error naming it."""
+    text = raw.strip()
+    if text:
+        try:
+            parse_many(text)
+        except ValueError as exc:
+            raise SystemExit(f"configuration error: HEADLINE_FEEDBACK_RATE_LIMIT={raw!r} is not a "
+                             "rate limit such as '30/minute;500/day' (empty for none): "
+                             f"{exc}") from None
+    return text
+
+
 @dataclass(frozen=True)
 class Settings:
     """What the service, the CLI and batch jobs read from the environment."""
@@ -92,6 +107,17 @@ class Settings:
     feedback_url: str | None = None
     # Bearer token for the admin routes (GET /v1/feedback); None hides them (404).
     admin_token: str | None = None
+    # Bearer token POST /v1/feedback needs, for deployments where only known tools may write
+    # feedback; None (unset or blank) leaves it open to any client, within the rate limits.
+    feedback_token: str | None = None
+    # Limits on POST /v1/feedback per client address, in Flask-Limiter's notation
+    # ("30/minute;500/day"; "" for none): a few editors' judgments a minute pass, a script
+    # flooding the training data does not.
+    feedback_rate_limit: str = "30/minute;500/day"
+    # Where the counts of those limits live. memory:// is per worker process, so N workers
+    # let a client through up to N times the limit; redis://host:6379 (or any storage URI of
+    # the limits package) shares them between workers and replicas.
+    rate_limit_storage: str = "memory://"
     # Web origins whose pages may call the scoring and feedback routes (CORS); none by default.
     cors_origins: tuple[str, ...] = ()
     # Web origins whose pages may show the editors' page in a frame; none by default.
@@ -105,6 +131,8 @@ class Settings:
         # however the settings were built.
         if self.admin_token is not None and not self.admin_token.strip():
             object.__setattr__(self, "admin_token", None)
+        if self.feedback_token is not None and not self.feedback_token.strip():
+            object.__setattr__(self, "feedback_token", None)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -126,6 +154,11 @@ class Settings:
             feedback_busy_ms=_int("HEADLINE_FEEDBACK_BUSY_MS", cls.feedback_busy_ms, minimum=0),
             feedback_url=_feedback_url(paths.feedback_url),
             admin_token=os.environ.get("HEADLINE_ADMIN_TOKEN", "").strip() or None,
+            feedback_token=os.environ.get("HEADLINE_FEEDBACK_TOKEN", "").strip() or None,
+            feedback_rate_limit=_rate_limit(os.environ.get("HEADLINE_FEEDBACK_RATE_LIMIT",
+                                                           cls.feedback_rate_limit)),
+            rate_limit_storage=os.environ.get("HEADLINE_RATE_LIMIT_STORAGE", "").strip()
+            or cls.rate_limit_storage,
             cors_origins=_origins("HEADLINE_CORS_ORIGINS"),
             frame_ancestors=_origins("HEADLINE_FRAME_ANCESTORS"),
             trusted_proxies=_int("TRUSTED_PROXIES", cls.trusted_proxies, minimum=0, maximum=10),

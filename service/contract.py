@@ -337,6 +337,12 @@ class FeedbackRecord(TypedDict):
     model_version: Annotated[str, Field(description="The model served then.")]
     model_score: Annotated[float, Field(ge=0, le=1, description="That model's score for the headline.")]
     model_label: Annotated[Label, Field(description="That model's label for the headline.")]
+    client_id: Annotated[str | None, Field(description=(
+        "Who sent it: the client's address (the proxy's X-Forwarded-For entry behind "
+        "TRUSTED_PROXIES); null for records stored before it was kept."))]
+    request_id: Annotated[str | None, Field(description=(
+        "The X-Request-ID of the request that stored it, to find its log lines; null for "
+        "records stored before it was kept."))]
 
 
 class FeedbackList(TypedDict):
@@ -349,7 +355,7 @@ class FeedbackList(TypedDict):
         description="Pass as after_id for the next page; null on the last page.")]
 
 
-FeedbackFormat = Literal["json", "csv", "jsonl"]
+FeedbackFormat = Literal["json", "csv", "csv-raw", "jsonl"]
 
 
 class FeedbackQuery(Contract):
@@ -357,8 +363,11 @@ class FeedbackQuery(Contract):
 
     format: Annotated[FeedbackFormat, _choice(FeedbackFormat, "invalid_parameter", lambda v: (
         f"format must be one of {', '.join(get_args(FeedbackFormat))}, got {v!r}")),
-        Field(description="json: a page of records; csv or jsonl: every record after after_id as a "
-                          "download.")] = "json"
+        Field(description="json: a page of records; csv, csv-raw or jsonl: every record after "
+                          "after_id as a download. csv is safe to open in a spreadsheet: a cell "
+                          "starting with = + - @, a tab or a carriage return gets a leading single "
+                          "quote (OWASP's advice against formula injection); csv-raw is the stored "
+                          "text exactly, for machines.")] = "json"
     after_id: Annotated[int, _whole_number(0, 2**63 - 1), Field(
         ge=0, description="Only records with a larger id (the previous page's next_after_id).")] = 0
     limit: Annotated[int, _whole_number(1, MAX_LIMIT), Field(

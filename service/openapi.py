@@ -105,6 +105,9 @@ class Operation:
     path: type[BaseModel] | None = None
     errors: tuple[int, ...] = ()
     admin: bool = False
+    # The route checks HEADLINE_FEEDBACK_TOKEN (POST /v1/feedback): required in the document
+    # when it is set, optional (an empty alternative) when it is not.
+    feedback_token: bool = False
 
 
 V = TypeVar("V", bound=Callable[..., Any])
@@ -226,6 +229,9 @@ def build_document(settings: Settings, app: Flask) -> dict[str, Any]:
                 document_op["description"] = op.description
             if op.admin:
                 document_op["security"] = [{"adminToken": []}]
+            elif op.feedback_token:
+                document_op["security"] = ([{"feedbackToken": []}] if settings.feedback_token
+                                           else [{"feedbackToken": []}, {}])
             parameters = (_parameters(op.path, "path", sorted(rule.arguments))
                           + _parameters(op.query, "query"))
             if parameters:
@@ -273,7 +279,11 @@ def build_document(settings: Settings, app: Flask) -> dict[str, Any]:
             # Every admin route (the reload, the feedback export) refers to this one scheme.
             "securitySchemes": {"adminToken": {
                 "type": "http", "scheme": "bearer",
-                "description": "The value of HEADLINE_ADMIN_TOKEN."}},
+                "description": "The value of HEADLINE_ADMIN_TOKEN."},
+                # POST /v1/feedback, when a deployment lets only its own tools write feedback.
+                "feedbackToken": {
+                "type": "http", "scheme": "bearer",
+                "description": "The value of HEADLINE_FEEDBACK_TOKEN; not needed when it is unset."}},
         },
     }
     return _fill_limits(document, settings)

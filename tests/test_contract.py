@@ -94,7 +94,8 @@ def test_a_refused_body_gets_the_services_message(model: type[Contract], body: A
 @pytest.mark.parametrize(("query", "code", "field", "message"), [
     ({"page": "2"}, "unknown_field", "page", "unknown query parameter 'page'; expected only after_id, "
                                              "format, limit"),
-    ({"format": "xml"}, "invalid_parameter", "format", "format must be one of json, csv, jsonl, got 'xml'"),
+    ({"format": "xml"}, "invalid_parameter", "format",
+     "format must be one of json, csv, csv-raw, jsonl, got 'xml'"),
     ({"limit": "+5"}, "invalid_parameter", "limit", "limit must be a whole number from 1 to 1000, got '+5'"),
     ({"format": "csv", "limit": "5"}, "unknown_field", "limit",
      "limit applies to the JSON list only; an export holds every record after after_id"),

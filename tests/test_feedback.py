@@ -81,7 +81,8 @@ class Database:
             return connection.execute(
                 "SELECT id, to_char(created_at AT TIME ZONE 'UTC', "
                 "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS created_at, headline, label, note, "
-                "model_version, model_score, model_label FROM feedback ORDER BY id").fetchall()
+                "model_version, model_score, model_label, client_id, request_id FROM feedback "
+                "ORDER BY id").fetchall()
 
     def nothing_stored(self) -> bool:
         """No record, and for SQLite not even a file."""
@@ -346,14 +347,20 @@ def test_listing_pages_through_every_record(client: FlaskClient,
 
 def test_csv_and_jsonl_exports_hold_every_record_exactly(client: FlaskClient,
                                                          five_records: list[dict[str, Any]]) -> None:
-    response = admin_get(client, "?format=csv")
-    assert response.status_code == 200
-    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
-    assert 'filename="feedback.csv"' in response.headers["Content-Disposition"]
-    table = list(csv.DictReader(io.StringIO(response.get_data(as_text=True), newline="")))
-    assert [list(r) for r in table] == [list(COLUMNS)] * 5
-    for row, record in zip(table, five_records):
-        assert row == {k: "" if v is None else str(v) for k, v in record.items()}
+    # csv-raw is the stored text exactly; csv is the same but for the note that starts with
+    # "=", which gets a quote so a spreadsheet shows it rather than running it.
+    for query, first_note in (("?format=csv-raw", '=1+1, "quoted"'),
+                              ("?format=csv", '\'=1+1, "quoted"')):
+        response = admin_get(client, query)
+        assert response.status_code == 200
+        assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
+        assert 'filename="feedback.csv"' in response.headers["Content-Disposition"]
+        table = list(csv.DictReader(io.StringIO(response.get_data(as_text=True), newline="")))
+        assert [list(r) for r in table] == [list(COLUMNS)] * 5
+        assert table[0]["note"] == first_note
+        table[0]["note"] = five_records[0]["note"]
+        for row, record in zip(table, five_records):
+            assert row == {k: "" if v is None else str(v) for k, v in record.items()}
     response = admin_get(client, "?format=jsonl&after_id=3")
     assert response.headers["Content-Type"].startswith("application/x-ndjson")
     lines = response.get_data(as_text=True).splitlines()
@@ -494,7 +501,8 @@ def test_a_database_of_the_first_layout_is_upgraded_and_keeps_its_records(tmp_pa
     assert [r.headline for r in store.records()] == ["Old judgment"]
     assert store.add(CAT, "neutral", None, "v", 0.9, "sensational").id == 2
     with closing(sqlite3.connect(path)) as connection:
-        assert connection.execute("SELECT version FROM schema_migrations").fetchall() == [(1,)]
+        assert connection.execute("SELECT version FROM schema_migrations").fetchall() == [
+            (m.version,) for m in MIGRATIONS]
 
 
 def test_stores_opened_together_apply_each_migration_once(postgres: PostgresCluster) -> None:

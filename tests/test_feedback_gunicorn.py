@@ -28,8 +28,10 @@ def server(server_factory: Callable[..., Server], models_root: Path,
            feedback_db: Path) -> Server:
     # The default busy timeout (5 s), as deployed: with a short one, 16 writers on a loaded
     # machine can wait longer than it for their turn and get a 503 the test would count as lost.
+    # HEADLINE_FEEDBACK_RATE_LIMIT="": hundreds of posts from one address test concurrency,
+    # not the rate limits (tests/test_feedback_limits.py).
     server = server_factory(models_root, HEADLINE_FEEDBACK_DB=str(feedback_db),
-                            HEADLINE_ADMIN_TOKEN=TOKEN)
+                            HEADLINE_ADMIN_TOKEN=TOKEN, HEADLINE_FEEDBACK_RATE_LIMIT="")
     server.wait_ready()
     return server
 
@@ -44,7 +46,7 @@ def impatient_server(server_factory: Callable[..., Server], models_root: Path,
                      locked_db: Path) -> Server:
     """A server that waits only 300 ms for another writer's lock, so a refusal comes fast."""
     server = server_factory(models_root, HEADLINE_FEEDBACK_DB=str(locked_db),
-                            HEADLINE_FEEDBACK_BUSY_MS="300")
+                            HEADLINE_FEEDBACK_BUSY_MS="300", HEADLINE_FEEDBACK_RATE_LIMIT="")
     server.wait_ready()
     return server
 
@@ -104,3 +106,21 @@ def test_a_database_locked_by_another_process_is_a_503_then_works_again(
     after = requests.post(server.url("/v1/feedback"), timeout=10,
                           json={"headline": "Council meets again", "label": "neutral"})
     assert after.status_code == 201 and after.json()["id"] == before.json()["id"] + 1
+
+
+def test_a_client_over_the_rate_limit_gets_429_from_a_real_worker(
+        start_server: Callable[..., Server], models_root: Path, tmp_path: Path) -> None:
+    # One worker: with memory:// storage each worker counts alone (docs/operations.md).
+    server = start_server(models_root, HEADLINE_FEEDBACK_DB=str(tmp_path / "limited.sqlite3"),
+                          HEADLINE_FEEDBACK_RATE_LIMIT="2/minute", WORKERS="1")
+    with requests.Session() as session:
+        answers = [session.post(server.url("/v1/feedback"), timeout=10,
+                                json={"headline": f"Council meets {i}", "label": "neutral"})
+                   for i in range(3)]
+    assert [a.status_code for a in answers] == [201, 201, 429]
+    refused = answers[-1]
+    assert refused.headers["Content-Type"].startswith("application/json")
+    assert refused.json()["error"]["code"] == "rate_limited"
+    assert refused.json()["error"]["request_id"] == refused.headers["X-Request-ID"]
+    assert 0 < int(refused.headers["Retry-After"]) <= 61  # the window, rounded up to whole seconds
+    assert _count(tmp_path / "limited.sqlite3") == 2

@@ -40,7 +40,7 @@ from training.evaluate import (
     classification_metrics,
     shouting_sensitivity,
 )
-from training.feedback import feedback_dataset
+from training.feedback import feedback_dataset, max_client_share
 from training.loaders import DataError, LabelledSet, read_table
 from training.model import (
     CONFIG_PATH,
@@ -271,6 +271,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="train on the --data files alone, without the default datasets")
     parser.add_argument("--feedback", action="store_true",
                         help="add the editors' stored feedback as another dataset")
+    parser.add_argument("--feedback-max-client-share", type=float, default=None,
+                        help="the most of the feedback dataset one client may make up, above 0 "
+                             "and at most 1 (default HEADLINE_FEEDBACK_MAX_CLIENT_SHARE or 0.2)")
     parser.add_argument("--raw-dir", type=Path, default=RAW_DIR)
     parser.add_argument("--manifest", type=Path, default=MANIFEST_PATH,
                         help="dataset manifest (default data/datasets.json)")
@@ -293,7 +296,9 @@ def train(args: argparse.Namespace) -> Path:
             raise DataError("--only-data needs at least one --data file")
         extra_sets = []
         if args.feedback:
-            extra_sets.append(feedback_dataset())
+            share = args.feedback_max_client_share
+            extra_sets.append(feedback_dataset(
+                share=max_client_share(None if share is None else str(share))))
         sources = load_sources(specs, args.raw_dir, args.data, extra_sets)
         print_data_summary(sources)
 

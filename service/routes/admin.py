@@ -60,16 +60,26 @@ def _as_bytes(value: str) -> bytes:
         return value.encode("utf-8", "surrogateescape")
 
 
+def bearer_mismatch(token: str) -> str | None:
+    """None when the request carries ``Authorization: Bearer <token>``, else why not (for the
+    log). The comparison takes the same time however much of the token a guess gets right."""
+    scheme, _, given = request.headers.get("Authorization", "").strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return "no bearer token"
+    if hmac.compare_digest(_as_bytes(given.strip()), token.encode("utf-8")):
+        return None
+    return "wrong bearer token"
+
+
 def admin_refusal() -> Response | None:
     """None when the request may use an admin route, otherwise the response refusing it:
     404 when no admin token is configured, 401 without the right bearer token."""
     token = _settings().admin_token
     if token is None:
         raise NotFound()
-    scheme, _, given = request.headers.get("Authorization", "").strip().partition(" ")
-    if scheme.lower() == "bearer" and hmac.compare_digest(_as_bytes(given.strip()), token.encode("utf-8")):
+    reason = bearer_mismatch(token)
+    if reason is None:
         return None
-    reason = "wrong bearer token" if scheme.lower() == "bearer" else "no bearer token"
     log.warning("admin request refused", extra={"fields": {
         "path": request.path, "reason": reason, "remote_addr": request.remote_addr}})
     response = error_response(401, "unauthorized", UNAUTHORIZED_MESSAGE)

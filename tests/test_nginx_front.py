@@ -22,8 +22,12 @@ import pytest
 import requests
 
 from tests.gunicorn_server import Server, gunicorn_environment
-from tests.nginx_front import Nginx, free_port
+from tests.nginx_front import NGINX, Nginx, free_port
 from tests.slow_clients import SlowClients, timed_requests
+
+if not Path(NGINX).exists():
+    pytest.skip(f"{NGINX} is missing: install Debian's nginx (apt-get install nginx; .ci/run does) "
+                "to test the production front", allow_module_level=True)
 
 CAT = "You Will Not Believe What This Cat Did"
 ONE_MIB = 1 << 20

@@ -37,7 +37,7 @@ import logging
 import math
 import sqlite3
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -142,6 +142,19 @@ class FeedbackRecord:
 
 def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _apply_pending(execute: Callable[..., object], applied: int, backend: str, mark: str) -> None:
+    """Run every migration after version ``applied`` through ``execute`` (a connection's, inside
+    the caller's transaction) and record each in schema_migrations; ``backend`` names the
+    migration's statements ("sqlite" or "postgres"), ``mark`` the driver's parameter marker."""
+    record = ("INSERT INTO schema_migrations (version, description, applied_at) "
+              f"VALUES ({mark}, {mark}, {mark})")
+    for migration in MIGRATIONS:
+        if migration.version > applied:
+            for statement in getattr(migration, backend):
+                execute(statement)
+            execute(record, (migration.version, migration.description, utc_now()))
 
 
 class FeedbackStore(ABC):
@@ -266,14 +279,7 @@ class SqliteFeedbackStore(FeedbackStore):
             connection.execute("BEGIN IMMEDIATE")
             try:
                 connection.execute(_MIGRATIONS_TABLE)
-                applied = self._applied(connection)
-                for migration in MIGRATIONS:
-                    if migration.version > applied:
-                        for statement in migration.sqlite:
-                            connection.execute(statement)
-                        connection.execute(
-                            "INSERT INTO schema_migrations (version, description, applied_at) "
-                            "VALUES (?, ?, ?)", (migration.version, migration.description, utc_now()))
+                _apply_pending(connection.execute, self._applied(connection), "sqlite", "?")
                 connection.execute("COMMIT")
             except BaseException:
                 connection.execute("ROLLBACK")
@@ -415,13 +421,7 @@ class PostgresFeedbackStore(FeedbackStore):
             connection.execute(_MIGRATIONS_TABLE)
             applied = connection.execute(
                 "SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
-            for migration in MIGRATIONS:
-                if migration.version > applied:
-                    for statement in migration.postgres:
-                        connection.execute(statement)
-                    connection.execute(
-                        "INSERT INTO schema_migrations (version, description, applied_at) "
-                        "VALUES (%s, %s, %s)", (migration.version, migration.description, utc_now()))
+            _apply_pending(connection.execute, applied, "postgres", "%s")
         self._schema_ready = True
 
     def add(self, headline: str, label: str, note: str | None, model_version: str,

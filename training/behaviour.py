@@ -34,7 +34,7 @@ from headline_scorer.artifact import ModelError, load_model
 from headline_scorer.paths import REPORTS_DIR, Paths
 from training.datasets import MANIFEST_PATH, RAW_DIR, load_dataset, load_manifest
 from training.loaders import DataError, LabelledSet
-from training.split import split_train_test
+from training.split import split_train_test, text_fraction
 
 BEHAVIOUR_PATH = Path(__file__).with_name("behaviour.toml")
 DEVICE_KINDS = ("template", "verb", "shout")
@@ -203,9 +203,12 @@ def device_rows(behaviour: Behaviour, bases: list[str], score: Score, threshold:
     neutral, rewrite sensational), median score rise, the target and whether it is met."""
     plain = score(bases)
     rows = {}
-    for f, family in enumerate(behaviour.families.values()):
+    for family in behaviour.families.values():
+        # Seeded by the text, so a headline gets the same rewrite whatever set it is in.
+        salt = f"{family.name} {half}"
         pairs = [(i, r) for i, t in enumerate(bases)
-                 if (r := rewrite(t, family, half, seed=1000 * f + i)) is not None]
+                 if (r := rewrite(t, family, half, seed=int(text_fraction(t, salt) * 2**31)))
+                 is not None]
         index = np.array([i for i, _ in pairs], dtype=np.int64)
         after = score([r for _, r in pairs]) if pairs else np.empty(0)
         before = plain[index]

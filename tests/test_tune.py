@@ -74,3 +74,39 @@ def test_candidates_differing_only_in_calibration_share_one_set_of_fits(
     assert by_class["roc_auc"] == by_grade["roc_auc"] == uncalibrated["roc_auc"]
     assert by_class["mse_truth_mean"] != by_grade["mse_truth_mean"]
     assert other_c["mse_truth_mean"] != by_class["mse_truth_mean"]  # a fit of its own
+
+
+def test_tuning_runs_the_behavioural_suite_on_each_held_out_fold(
+        fixture_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the suite's wire and posts sets among the datasets, every candidate carries the
+    suite's figures measured on the held-out folds' neutral rows, and its margins to them."""
+    import dataclasses
+
+    from training import behaviour as behaviour_module
+    from training import tune
+    from training.datasets import load_manifest
+    from training.model import ModelConfig
+    from training.split import fold_ids
+    from training.train import load_sources, split_sources
+
+    real = behaviour_module.load_behaviour()
+    on_fixtures = dataclasses.replace(
+        real, bases={**real.bases, "wire": "fixture-lines", "posts": "fixture-webis",
+                     "posts_max_truth_mean": 0.5})
+    monkeypatch.setattr(tune, "load_behaviour", lambda *a, **k: on_fixtures)
+    parts = split_sources(load_sources(load_manifest(fixture_data / "datasets.json"),
+                                       fixture_data / "raw", [], []))
+    base = ModelConfig.load(fixture_data / "model_config.toml")
+    [row] = tune.run_search(parts, base, [{}], 2, 1)
+
+    suite = row["metrics"]["behaviour"]
+    lines = next(p.train for p in parts if p.train.name == "fixture-lines")
+    neutral = sum(1 for y in lines.labels if y == 0)
+    # The bases are the neutral rows of every held-out fold: all of the training part's.
+    assert suite["bases"]["wire"] == neutral
+    assert set(fold_ids(lines.texts, lines.labels, 2, "tune")) == {0, 1}
+    assert set(suite["devices"]) == set(real.families)
+    assert suite["devices"]["prefix"]["n"] > 0
+    assert 0.0 <= suite["devices"]["prefix"]["share_sensational"] <= 1.0
+    assert {"prefix share", "teaser share", "wire FP", "posts FP"} <= set(row["margins"])
+    assert row["shortfall"] == sum(min(0.0, m) for m in row["margins"].values())

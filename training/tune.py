@@ -4,9 +4,11 @@ Every candidate (a set of overrides of ``training/model_config.toml``, from the 
 ``training/tune_grid.toml``) is scored by k-fold cross-validation inside the training parts:
 the test parts are never read. Calibration and threshold are fitted on the pooled out-of-fold
 scores the same way ``make train`` does, so every target of the product (per-dataset F1,
-ROC-AUC, MSE, calibration, casing invariance, shouting sensitivity) is estimated per candidate.
-The candidates are ranked by their worst margin to those targets, and the table is written
-to ``reports/tuning.md`` and ``reports/tuning.json``.
+ROC-AUC, MSE against truthMean, casing invariance, shouting sensitivity, and the behavioural
+suite's device shares, false-positive rates and topic invariance on each held-out fold's
+neutral rows) is estimated per candidate. The candidates are ranked by their shortfall (the
+sum of the relative margins of the targets they miss), and the table is written to
+``reports/tuning.md`` and ``reports/tuning.json``.
 
 The (candidate, fold) fits run through joblib: locally on all cores by default, or on a Dask
 cluster when ``HEADLINE_DASK_SCHEDULER`` is set (``local`` starts a LocalCluster here; an
@@ -31,6 +33,7 @@ import numpy as np
 from joblib import Parallel, delayed, parallel_config
 
 from headline_scorer.paths import REPORTS_DIR
+from training.behaviour import Bases, Behaviour, load_behaviour, neutral_bases, run_suite
 from training.datasets import MANIFEST_PATH, RAW_DIR, load_manifest
 from training.evaluate import (
     classification_metrics,
@@ -47,17 +50,38 @@ GRID_PATH = Path(__file__).with_name("tune_grid.toml")
 ABLATION_PATH = Path(__file__).with_name("ablation.toml")
 TUNE_FOLDS = 3
 
-# The product's targets (issue 4). Each is (metric path, direction, bound).
+# The product's targets. Each is (metric path, direction, bound). Issue 13 set the Webis
+# bounds (the score is calibrated to truthMean; ECE against the class is reported, not a
+# target) and the behavioural suite's (added by :func:`behaviour_targets`); horne2017's is
+# issue 4's.
 TARGETS: dict[str, tuple[str, str, float]] = {
     "chakraborty2016 F1": ("chakraborty2016.f1", ">=", 0.95),
-    "webis ROC-AUC": ("webis-clickbait-17.roc_auc", ">=", 0.85),
-    "webis F1": ("webis-clickbait-17.f1", ">=", 0.62),
-    "webis MSE": ("webis-clickbait-17.mse_truth_mean", "<=", 0.040),
-    "webis ECE": ("webis-clickbait-17.ece", "<=", 0.05),
+    "webis ROC-AUC": ("webis-clickbait-17.roc_auc", ">=", 0.86),
+    "webis F1": ("webis-clickbait-17.f1", ">=", 0.64),
+    "webis MSE": ("webis-clickbait-17.mse_truth_mean", "<=", 0.036),
     "horne2017 ROC-AUC": ("horne2017.roc_auc", ">=", 0.80),
     "casing gap": ("probes.casing_gap", "<=", 0.01),
     "shouting rise": ("probes.shouting_rise", ">=", 0.10),
 }
+
+
+def behaviour_targets(behaviour: Behaviour) -> dict[str, tuple[str, str, float]]:
+    """The behavioural suite's bounds (training/behaviour.toml) as tuning targets: each device
+    family's share labelled sensational, the false-positive rates, the topic-swap limits."""
+    targets = {f"{name} share": (f"behaviour.devices.{name}.share_sensational", ">=",
+                                 float(family.target))
+               for name, family in behaviour.families.items()}
+    targets |= {f"{name} FP": (f"behaviour.false_positives.{name}.rate", "<=", float(bound))
+                for name, bound in behaviour.false_positive_max.items()}
+    limits = behaviour.topic_limits
+    targets["topic change"] = ("behaviour.topic.median_abs_change", "<=",
+                               float(limits["median_abs_change_max"]))
+    targets["topic flips"] = ("behaviour.topic.flip_share", "<=", float(limits["flip_share_max"]))
+    return targets
+
+
+def all_targets() -> dict[str, tuple[str, str, float]]:
+    return TARGETS | behaviour_targets(load_behaviour())
 
 
 def load_grid(path: Path = GRID_PATH) -> list[dict]:
@@ -85,9 +109,23 @@ def load_ablation(path: Path = ABLATION_PATH) -> list[dict]:
         return tomllib.load(handle)["variant"]
 
 
+def suite_texts(behaviour: Behaviour, bases: Bases) -> list[str]:
+    """Every text the behavioural suite scores for ``bases`` (plain and rewritten), once."""
+    seen: dict[str, None] = {}
+
+    def record(texts: list[str]) -> np.ndarray:
+        seen.update(dict.fromkeys(texts))
+        return np.zeros(len(texts))
+
+    run_suite(behaviour, bases, record, 0.5)
+    return list(seen)
+
+
 def _fold_job(train_sets: list[LabelledSet], held_sets: list[LabelledSet], config: ModelConfig,
-              probe_texts: list[str]) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
-    """Fit on ``train_sets``; logits of each held-out set and of the probe variants."""
+              probe_texts: list[str], suite_bases: Bases | None = None
+              ) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
+    """Fit on ``train_sets``; logits of each held-out set, of the probe variants and (under
+    "suite", text by text) of the behavioural suite on the held-out fold's neutral rows."""
     pipeline = fit_pipeline(train_sets, config)
     held = [pipeline.decision_function(s.texts) for s in held_sets]
     shouted = [(i, s) for i, t in enumerate(probe_texts) if (s := shout(t, seed=i)) is not None]
@@ -97,7 +135,20 @@ def _fold_job(train_sets: list[LabelledSet], held_sets: list[LabelledSet], confi
         "plain": pipeline.decision_function([probe_texts[i] for i, _ in shouted]),
         "shouted": pipeline.decision_function([s for _, s in shouted]),
     }
+    if suite_bases is not None:
+        texts = suite_texts(load_behaviour(), suite_bases)
+        probes["suite"] = dict(zip(texts, pipeline.decision_function(texts)))
     return held, probes
+
+
+def fold_bases(behaviour: Behaviour, held: list[LabelledSet]) -> Bases | None:
+    """The suite's plain headlines from a held-out fold (as ``make behaviour`` takes them
+    from the test parts), or None when the fold lacks the wire or posts dataset."""
+    by_name = {s.name: s for s in held}
+    wire, posts = (by_name.get(str(behaviour.bases[k])) for k in ("wire", "posts"))
+    if wire is None or posts is None:
+        return None
+    return neutral_bases(behaviour, wire, posts)
 
 
 def candidate_jobs(parts: list[Part], config: ModelConfig, n_folds: int) -> tuple[list, list]:
@@ -105,12 +156,14 @@ def candidate_jobs(parts: list[Part], config: ModelConfig, n_folds: int) -> tupl
     masks = {p.train.name: [fold_ids(p.train.texts, p.train.labels, n_folds, "tune") == k
                             for k in range(n_folds)] for p in parts}
     jobs = []
+    behaviour = load_behaviour()
     for k in range(n_folds):
         fit_on = [p.train.subset(~masks[p.train.name][k]) for p in parts]
         held = [p.train.subset(masks[p.train.name][k]) for p in parts]
         probe_texts = [t for p, h in zip(parts, held) if p.test is not None
                        for t, y in zip(h.texts, h.labels) if y == 0]
-        jobs.append(delayed(_fold_job)(fit_on, held, config, probe_texts))
+        jobs.append(delayed(_fold_job)(fit_on, held, config, probe_texts,
+                                       fold_bases(behaviour, held)))
     return jobs, [masks[p.train.name] for p in parts]
 
 
@@ -135,6 +188,22 @@ def summarise(parts: list[Part], config: ModelConfig, masks: list[list[np.ndarra
         "casing_gap": float(np.median(np.abs(calibrated("title") - calibrated("sentence")))),
         "shouting_rise": float(np.median(calibrated("shouted") - calibrated("plain"))),
     }
+    suites = [probes["suite"] for _, probes in results if "suite" in probes]
+    if suites:
+        # The folds' bases are disjoint, so one lookup serves the suite over all of them.
+        logit_of = {t: v for suite in suites for t, v in suite.items()}
+        behaviour = load_behaviour()
+        held_folds = [[p.train.subset(part_masks[k]) for p, part_masks in zip(parts, masks)]
+                      for k in range(len(results))]
+        pooled = [b for held in held_folds if (b := fold_bases(behaviour, held)) is not None]
+        bases = Bases(wire=[t for b in pooled for t in b.wire],
+                      posts=[t for b in pooled for t in b.posts],
+                      posts_all=[t for b in pooled for t in b.posts_all])
+
+        def score(texts: list[str]) -> np.ndarray:
+            return score_map.scores(np.array([logit_of[t] for t in texts], dtype=np.float64))
+
+        metrics["behaviour"] = run_suite(behaviour, bases, score, score_map.threshold)
     return metrics
 
 
@@ -144,13 +213,13 @@ def _lookup(metrics: dict, path: str) -> float | None:
         if not isinstance(node, dict) or key not in node:
             return None
         node = node[key]
-    return float(node)  # type: ignore[arg-type]
+    return None if node is None else float(node)  # type: ignore[arg-type]
 
 
 def margins(metrics: dict) -> dict[str, float]:
     """Signed distance of each measured target from its bound, relative to the bound."""
     out = {}
-    for name, (path, direction, bound) in TARGETS.items():
+    for name, (path, direction, bound) in all_targets().items():
         value = _lookup(metrics, path)
         if value is not None:
             out[name] = (value - bound) / bound if direction == ">=" else (bound - value) / bound
@@ -201,9 +270,10 @@ def run_search(parts: list[Part], base: ModelConfig, candidates: list[dict], n_f
         metrics = summarise(parts, config, masks, results[lo:hi])
         m = margins(metrics)
         rows.append({"overrides": overrides, "config": asdict(config), "metrics": metrics,
-                     "margins": m, "worst_margin": min(m.values()) if m else float("-inf")})
+                     "margins": m, "worst_margin": min(m.values()) if m else float("-inf"),
+                     "shortfall": sum(min(0.0, v) for v in m.values())})
     if rank:
-        rows.sort(key=lambda r: -r["worst_margin"])
+        rows.sort(key=lambda r: (-r["shortfall"], -r["worst_margin"]))
     return rows
 
 
@@ -217,22 +287,26 @@ def write_tables(rows: list[dict], out_dir: Path, backend: str, seconds: float, 
     (out_dir / "tuning.json").write_text(json.dumps(
         {"backend": backend, "seconds": round(seconds, 1), "folds": folds, "rows": rows},
         indent=2) + "\n")
-    names = list(TARGETS)
+    targets = all_targets()
+    names = list(targets)
     lines = [
         "# Tuning results",
         "",
         f"Written by `make tune` ({len(rows)} candidates x {folds} folds inside the "
         f"training parts, {backend}, {seconds:.0f} s). Test parts are never read. Rows are "
-        "ranked by their worst relative margin to the targets (positive = every target met).",
+        "ranked by their shortfall, the sum of their relative margins to the targets they "
+        "miss (0 = every target met), then by their worst margin. The behavioural suite runs "
+        "on each held-out fold's neutral rows, with the families' held-out halves.",
         "",
-        "| rank | overrides | " + " | ".join(names) + " | worst margin |",
-        "|" + "---|" * (len(names) + 3),
+        "| rank | overrides | " + " | ".join(names) + " | shortfall | worst margin |",
+        "|" + "---|" * (len(names) + 4),
     ]
     for rank, row in enumerate(rows, start=1):
         over = ", ".join(f"{k}={v}" for k, v in row["overrides"].items()) or "(defaults)"
-        cells = [metric_cell(row["metrics"], TARGETS[n][0]) for n in names]
-        lines.append(f"| {rank} | {over} | " + " | ".join(cells) + f" | {row['worst_margin']:+.3f} |")
-    lines += ["", "Targets: " + ", ".join(f"{n} {d} {b}" for n, (_, d, b) in TARGETS.items()), ""]
+        cells = [metric_cell(row["metrics"], targets[n][0]) for n in names]
+        lines.append(f"| {rank} | {over} | " + " | ".join(cells)
+                     + f" | {row['shortfall']:+.3f} | {row['worst_margin']:+.3f} |")
+    lines += ["", "Targets: " + ", ".join(f"{n} {d} {b}" for n, (_, d, b) in targets.items()), ""]
     path = out_dir / "tuning.md"
     path.write_text("\n".join(lines))
     return path
@@ -313,7 +387,8 @@ def main(argv: list[str] | None = None) -> int:
     best = rows[0]
     print(path.read_text())
     print("best: " + (", ".join(f"{k}={v}" for k, v in best["overrides"].items()) or "defaults")
-          + f" (worst margin {best['worst_margin']:+.3f}); copy it into training/model_config.toml")
+          + f" (shortfall {best['shortfall']:+.3f}, worst margin {best['worst_margin']:+.3f}); "
+          "copy it into training/model_config.toml")
     return 0
 
 

@@ -277,3 +277,68 @@ WORD_AND_PUNCTUATION_PATTERN = r"(?u)\b\w+\b|[!?:\"“”]|\.\.\.|…"
 def lower_with_bounds(text: str) -> str:
     """The word TF-IDF's preprocessor: lower-cased text between start and end markers."""
     return f"{HEADLINE_START} {text.lower()} {HEADLINE_END}"
+
+
+# What a learnt name becomes in the n-gram parts' text when names are masked (NameMask).
+NAME_TOKEN = "xxname"
+# A run of letters: what masking looks at ("Trump's" -> "xxname's"; "Trumpcare" stays itself).
+_LETTERS = re.compile(r"[^\W\d_]+")
+
+
+def learn_names(texts: Iterable[str], min_count: int = 3, min_share: float = 0.9) -> frozenset[str]:
+    """The lower-cased words that name someone or something: in headlines set in sentence
+    case, written with a capital (not in ALL CAPS) in at least ``min_share`` of at least
+    ``min_count`` uses after the first word.
+
+    Headlines in Title Case (half or more of their later words capitalised) say nothing
+    about names and are skipped; so is every headline's first word. Casing decides only
+    which words are names: the masked text is lower-cased, so a headline scores the same in
+    Title Case and sentence case.
+    """
+    capital: Counter[str] = Counter()
+    lower: Counter[str] = Counter()
+    for text in texts:
+        words = _LETTERS.findall(text)[1:]
+        if not words or sum(w[0].isupper() for w in words) * 2 >= len(words):
+            continue
+        for word in words:
+            if word.isupper() and len(word) > 1:
+                continue  # shouting or an acronym: no evidence either way
+            (capital if word[0].isupper() else lower)[word.lower()] += 1
+    return frozenset(w for w, n in capital.items()
+                     if len(w) > 1 and n >= min_count and n >= min_share * (n + lower[w])
+                     and w not in (HEADLINE_START, HEADLINE_END, NAME_TOKEN))
+
+
+class NameMask:
+    """An n-gram part's preprocessor that keeps who or what a headline is about out of the
+    n-grams: lower-cases the text and writes every learnt name (:func:`learn_names`) as
+    :data:`NAME_TOKEN`, between start and end markers when ``bounds`` (as
+    :func:`lower_with_bounds`). "Trump slams critics" and "Taylor Swift slams critics" then
+    share their n-grams but for one more "xxname": the phrasing is judged, not the topic.
+
+    Masking works on each run of letters by itself, so a text's words are masked alike
+    whole or one at a time (the scorer relies on it to explain character n-grams by word).
+    """
+
+    def __init__(self, names: Iterable[str], bounds: bool = False):
+        self.names = frozenset(names)
+        self.bounds = bounds
+
+    def _mask(self, match: re.Match[str]) -> str:
+        word = match.group(0)
+        return NAME_TOKEN if word in self.names else word
+
+    def __call__(self, text: str) -> str:
+        masked = _LETTERS.sub(self._mask, text.lower())
+        return f"{HEADLINE_START} {masked} {HEADLINE_END}" if self.bounds else masked
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, NameMask) and other.bounds == self.bounds
+                and other.names == self.names)
+
+    def __hash__(self) -> int:
+        return hash((NameMask, self.bounds, self.names))
+
+    def __repr__(self) -> str:
+        return f"NameMask({len(self.names)} names, bounds={self.bounds})"

@@ -46,9 +46,11 @@ from headline_scorer.features import (
     DEVICE_FEATURES,
     HEADLINE_END,
     HEADLINE_START,
+    NAME_TOKEN,
     PHRASING_FEATURES,
     STYLE_FEATURES,
     NamedFeatures,
+    NameMask,
     lower_with_bounds,
 )
 from headline_scorer.text import EMPTY_HEADLINE_MESSAGE, normalise_text
@@ -126,15 +128,18 @@ def band_of(score: float, threshold: float) -> str:
 
 
 _SUPPORTED = ("supported: analyzer 'word' or 'char_wb', lowercase on/off, strip_accents, "
-              "the preprocessor service.text.lower_with_bounds, stop_words, token_pattern, "
+              "the preprocessors lower_with_bounds and NameMask, stop_words, token_pattern, "
               "sublinear_tf on/off, binary, use_idf, norm 'l2', 'l1' or None, dtype float64")
 # Preprocessors the scorer knows, by what they do to a text (their key in _preparers).
 _KNOWN_PREPROCESSORS = {lower_with_bounds: "lower_with_bounds"}
 # How a cue names the headline's start and end markers when no word is left beside them.
 MARKER_CUES = {HEADLINE_START: "start of headline", HEADLINE_END: "end of headline"}
+# How a cue writes a masked name (NameMask) inside a longer n-gram, and a name on its own.
+NAME_IN_CUE = "[name]"
+NAME_CUE = "a name"
 # Cues that name a feature of the whole headline rather than words in it (pages mark them so).
 NAMED_CUES: tuple[str, ...] = (*STYLE_FEATURES, *PHRASING_FEATURES, *DEVICE_FEATURES,
-                               *MARKER_CUES.values())
+                               *MARKER_CUES.values(), NAME_CUE)
 
 
 def _unsupported(name: str, what: str) -> ModelError:
@@ -171,7 +176,9 @@ class _TfidfPart:
             raise _unsupported(name, "a custom analyzer")
         if vectorizer.analyzer not in ("word", "char_wb"):
             raise _unsupported(name, f"analyzer {vectorizer.analyzer!r}")
-        if vectorizer.preprocessor is not None and vectorizer.preprocessor not in _KNOWN_PREPROCESSORS:
+        masks_names = isinstance(vectorizer.preprocessor, NameMask)
+        if (vectorizer.preprocessor is not None and not masks_names
+                and vectorizer.preprocessor not in _KNOWN_PREPROCESSORS):
             raise _unsupported(name, "a custom preprocessor")
         if vectorizer.input != "content":
             raise _unsupported(name, f"input {vectorizer.input!r}")
@@ -184,11 +191,17 @@ class _TfidfPart:
         self.char = vectorizer.analyzer == "char_wb"  # n-grams that stay inside one word
         # build_preprocessor() validates strip_accents and returns lower-then-strip-accents.
         self.preprocess: Callable[[str], str] = vectorizer.build_preprocessor()
-        if vectorizer.preprocessor is not None:
+        if masks_names:
+            # Its start and end markers (if any) are not the headline's words: a char part
+            # must mask without them, so its words stay the headline's words, one by one.
+            if self.char and vectorizer.preprocessor.bounds:
+                raise _unsupported(name, "a NameMask with bounds on a char_wb part")
+            self.prepare_key: tuple[object, ...] = ("names", vectorizer.preprocessor)
+        elif vectorizer.preprocessor is not None:
             # Only word parts use it: its start and end markers are not the headline's words.
             if self.char:
                 raise _unsupported(name, "a preprocessor on a char_wb part")
-            self.prepare_key: tuple[object, ...] = (_KNOWN_PREPROCESSORS[vectorizer.preprocessor],)
+            self.prepare_key = (_KNOWN_PREPROCESSORS[vectorizer.preprocessor],)
         else:
             self.prepare_key = (bool(vectorizer.lowercase), vectorizer.strip_accents)
         self.plain_lowercase = not vectorizer.strip_accents and vectorizer.preprocessor is None
@@ -528,10 +541,13 @@ def _ones_matrix(columns: list[int], ends: list[int], width: int) -> sp.csr_matr
 
 def _without_markers(term: str) -> str:
     """A word n-gram as a cue: the headline's start and end markers left out ("xxstart why"
-    is the cue "why"), or named when nothing else is left."""
-    if HEADLINE_START not in term and HEADLINE_END not in term:
+    is the cue "why"), or named when nothing else is left; a masked name is "[name]" inside
+    a longer n-gram ("[name] slams") and "a name" on its own."""
+    if HEADLINE_START not in term and HEADLINE_END not in term and NAME_TOKEN not in term:
         return term
-    words = [w for w in term.split(" ") if w not in MARKER_CUES]
+    words = [NAME_IN_CUE if w == NAME_TOKEN else w for w in term.split(" ") if w not in MARKER_CUES]
+    if words == [NAME_IN_CUE]:
+        return NAME_CUE
     return " ".join(words) if words else MARKER_CUES[term.split(" ")[0]]
 
 

@@ -17,15 +17,14 @@ from datetime import UTC, datetime
 from typing import IO
 
 from headline_scorer.audit import BANDS, Audit, AuditedHeadline
-from headline_scorer.features import PHRASING_FEATURES, STYLE_FEATURES
-from headline_scorer.scorer import MARKER_CUES, Cue
+from headline_scorer.scorer import NAMED_CUES, Cue
 
 ROW_FIELDS = ("rank", "headline", "score", "band", "label", "count", "found_in", "cues", "calmer_rewrite",
               "model_version")
 _ANSI = {"neutral": "\033[32m", "borderline": "\033[33m", "sensational": "\033[31m"}
 _RESET = "\033[0m"
-# Named cues with no single place in the text (ALL-CAPS words, length bands, ...).
-_NAMED_CUES = frozenset((*STYLE_FEATURES, *PHRASING_FEATURES, *MARKER_CUES.values()))
+# Named cues with no single place in the text (ALL-CAPS words, length bands, a name, ...).
+_NAMED_CUES = frozenset(NAMED_CUES)
 _SINGLE_MARKS = {"exclamation mark": re.compile("!"), "question mark": re.compile(r"\?")}
 # Words of a phrase cue may be separated by punctuation and one-character words that the
 # model's word tokens skip ("won't believe" holds the phrase "won believe").

@@ -11,7 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from headline_scorer.features import PHRASING_FEATURES, DeviceFeatures, PhrasingFeatures
+from headline_scorer.features import (
+    PHRASING_FEATURES,
+    DeviceFeatures,
+    NameMask,
+    PhrasingFeatures,
+    learn_names,
+)
 from tests.fixture_headlines import make_headlines
 from training.behaviour import (
     BEHAVIOUR_PATH,
@@ -20,9 +26,11 @@ from training.behaviour import (
     load_behaviour,
     rewrite,
     run_suite,
+    shorten,
     shout_words,
     swap_topic,
     swap_verb,
+    word_count,
 )
 from training.behaviour import main as behaviour_main
 from training.loaders import LabelledSet
@@ -112,7 +120,7 @@ def _neutral_set() -> LabelledSet:
 
 def test_counterfactual_pairs_use_neutral_bases_and_train_halves_only() -> None:
     behaviour = load_behaviour()
-    config = replace(ModelConfig(), augment_families=[*behaviour.families, "topic"],
+    config = replace(ModelConfig(), augment_families=[*behaviour.families, "topic", "shortened"],
                      augment_bases=100, augment_weight=0.5)
     data = _neutral_set()
     pairs = counterfactual_pairs(data, config, config.augment_families)
@@ -125,7 +133,7 @@ def test_counterfactual_pairs_use_neutral_bases_and_train_halves_only() -> None:
         assert plain in neutral
         assert changed != plain
         assert not any(w in changed for w in held_words), changed
-        assert label == (0 if family == "topic" else 1)
+        assert label == (0 if family in ("topic", "shortened") else 1)
     texts, ngram_texts, y, weight = training_rows([data], config)
     assert ngram_texts == texts
     assert len(texts) == len(data) + 2 * len(pairs)
@@ -249,3 +257,108 @@ def test_phrasing_without_lengths_keeps_its_shape_and_drops_only_lengths() -> No
     for name, a, b in zip(PHRASING_FEATURES, with_lengths, without):
         assert b == (0.0 if name in length_columns else a), name
     assert any(with_lengths[PHRASING_FEATURES.index(n)] for n in length_columns)
+
+
+def test_names_are_learnt_from_sentence_case_headlines_only() -> None:
+    texts = ["Police say Obama met the mayor", "Why Obama left early today",
+             "Crowds greet Obama in the city", "Fans of obama-style politics return",
+             "Obama Meets The Mayor In Town",  # Title Case: no evidence
+             "Rain falls on the Mayor's garden party", "The mayor opens a new bridge",
+             "Fans cheer as Rihanna lands", "Fans wait for Rihanna outside",
+             "Everyone loves Rihanna now", "SHOCKING news about the MAYOR today"]
+    names = learn_names(texts, min_count=3, min_share=0.9)
+    assert "obama" not in names  # capitalised 3 times of 4 (0.75 < 0.9)
+    assert learn_names(texts, min_count=3, min_share=0.7) >= {"obama"}
+    assert "rihanna" in names
+    assert "mayor" not in names and "police" not in names and "fans" not in names
+
+
+def test_name_mask_hides_who_but_keeps_the_phrasing() -> None:
+    mask = NameMask({"trump", "taylor", "swift"}, bounds=True)
+    assert mask("Trump SLAMS critics!") == "xxstart xxname slams critics! xxend"
+    assert mask("Taylor Swift's critics") == "xxstart xxname xxname's critics xxend"
+    assert mask("Trumpcare stalls") == "xxstart trumpcare stalls xxend"
+    plain = NameMask({"trump"})
+    text = "Trump's aides deny Trump-era  rules"
+    assert plain(text).split() == [w for token in text.split() for w in plain(token).split()]
+    assert NameMask({"a", "b"}) == NameMask(["b", "a"]) and NameMask({"a"}) != NameMask({"a"}, True)
+
+
+def test_a_model_with_names_masked_scores_the_same_phrasing_alike(fixture_data: Path) -> None:
+    """Who a headline is about leaves the n-grams alone: with names masked, swapping one
+    learnt name for another moves the score only through the named features."""
+    rows = make_headlines(80, seed=7)
+    people = ["Obama", "Beyonce", "Merkel", "Rihanna"]
+    extra = [(f"{verb} {person} {tail}", y) for person in people
+             for verb, tail, y in (("Crowds greet", "at the summit", 0),
+                                   ("Reporters ask", "about the budget", 0),
+                                   ("You won't believe what", "did next", 1))]
+    texts = [t for t, _ in rows + extra]
+    labels = np.array([y for _, y in rows + extra])
+    data = LabelledSet("plain", texts, labels, labels.astype(float))
+    config = replace(ModelConfig.load(fixture_data / "model_config.toml"), mask_names=True,
+                     dataset_weights={})
+    pipeline = fit_pipeline([data], config)
+    for _, part in pipeline.named_steps["features"].transformer_list:
+        if hasattr(part, "vocabulary_"):
+            assert isinstance(part.preprocessor, NameMask)
+            assert {"obama", "beyonce", "merkel", "rihanna"} <= part.preprocessor.names
+            assert not any("obama" in term or "rihanna" in term for term in part.vocabulary_)
+    swapped = [f"Lawmakers question {p} over the budget" for p in people]
+    for _, part in pipeline.named_steps["features"].transformer_list:
+        if hasattr(part, "vocabulary_"):  # n-gram rows: equal whoever is named
+            rows_of = part.transform(swapped).toarray()
+            np.testing.assert_array_equal(rows_of, np.repeat(rows_of[:1], len(people), axis=0))
+    # Beyonce and Rihanna are names of one length: even the length features agree.
+    scores = pipeline.decision_function(swapped)
+    assert scores[1] == scores[3]
+    unmasked = fit_pipeline([data], replace(config, mask_names=False)).decision_function(swapped)
+    assert unmasked[1] != unmasked[3]
+
+
+def test_each_family_gets_its_share_of_the_bases_it_can_rewrite() -> None:
+    """A family's pairs come from the rows it applies to: tabloid verbs from the rows with a
+    reporting verb, however few, each family up to augment_bases / len(families)."""
+    rows = [f"Plain headline number {i} in the weather" for i in range(40)]
+    rows += [f"Mayor criticises plan number {i}" for i in range(6)]
+    data = LabelledSet("plain", rows, np.zeros(len(rows), dtype=np.int64), np.zeros(len(rows)))
+    config = replace(ModelConfig(), augment_bases=20)
+    pairs = counterfactual_pairs(data, config, ["teaser", "tabloid_verb"])
+    by_family = {f: [p for p in pairs if p[3] == f] for f in ("teaser", "tabloid_verb")}
+    assert len(by_family["teaser"]) == 10
+    assert len(by_family["tabloid_verb"]) == 6  # every row with a reporting verb, no more
+    assert all("criticises" in plain for plain, _, _, _ in by_family["tabloid_verb"])
+    short = counterfactual_pairs(data, config, ["shortened"])
+    assert short and all(label == 0 and word_count(changed) <= 5
+                         for _, changed, label, _ in short)
+
+
+def test_shorten_cuts_before_a_joining_word_after_two_words() -> None:
+    cut = load_behaviour().cut_before
+    assert shorten("Senate rejects budget in 52-48 vote", cut, 5) == "Senate rejects budget"
+    assert shorten("Man dies after fall from bridge", cut, 5) == "Man dies"
+    assert shorten("Budget vote fails", cut, 5) is None
+    assert shorten("In a surprise move the council resigns", cut, 5) is None
+
+
+def test_second_stage_weighs_every_family_alike(fixture_data: Path) -> None:
+    """A family with few pairs (tabloid verbs need a reporting verb) is taught as firmly
+    beside a family with many pairs as beside one with as few: each family weighs the same."""
+    rows = make_headlines(60, seed=5)
+    labels = np.array([y for _, y in rows])
+    texts = [t for t, _ in rows] + [f"Mayor criticises plan number {i}" for i in range(4)]
+    labels = np.concatenate([labels, np.zeros(4, dtype=np.int64)])
+    data = LabelledSet("plain", texts, labels, labels.astype(float))
+    config = replace(ModelConfig.load(fixture_data / "model_config.toml"), use_devices=True,
+                     augment_families=[], augment_bases=60, dataset_weights={},
+                     teach_families=["prefix", "tabloid_verb"],
+                     teach_columns=["hype label prefix", "tabloid verb"], teach_penalty=0.1)
+    many = fit_pipeline([data], config)  # 30 prefix pairs, 4 tabloid-verb pairs
+    few = fit_pipeline([data], replace(config, augment_bases=8))  # 4 and 4
+    plain = fit_pipeline([data], replace(config, teach_families=[]))
+    names = [str(n) for n in plain.named_steps["features"].get_feature_names_out()]
+    column = names.index("devices__tabloid verb")
+    gain = {name: p.named_steps["clf"].coef_[0, column] - plain.named_steps["clf"].coef_[0, column]
+            for name, p in (("many", many), ("few", few))}
+    assert gain["few"] > 0.5
+    assert gain["many"] == pytest.approx(gain["few"], rel=1e-3)

@@ -66,6 +66,7 @@ class Behaviour:
     bases: dict[str, object]
     false_positive_max: dict[str, float]
     topic_limits: dict[str, float]
+    cut_before: tuple[str, ...] = ()
 
     def half(self, family: str, half: str) -> tuple:
         return getattr(self.families[family], half)
@@ -89,7 +90,8 @@ def load_behaviour(path: Path = BEHAVIOUR_PATH) -> Behaviour:
                                       tuple(entry.get("reporting", ())))
     topics = {half: tuple((a, b) for a, b in document["topics"][half]) for half in HALVES}
     return Behaviour(families, topics, document["bases"], document["false_positive_max"],
-                     document["topic"])
+                     document["topic"],
+                     tuple(document.get("shortening", {}).get("cut_before", ())))
 
 
 def _freeze(item: object) -> object:
@@ -159,6 +161,19 @@ def swap_topic(headline: str, pairs: tuple[tuple[str, str], ...]) -> str | None:
                                      count=1)
                 if n:
                     return swapped
+    return None
+
+
+def shorten(headline: str, cut_before: tuple[str, ...], max_words: int) -> str | None:
+    """The start of ``headline`` up to the first of ``cut_before`` ("in", "after", ...) that
+    follows at least two words, when that leaves two to ``max_words`` words: "Senate rejects
+    budget in 52-48 vote" -> "Senate rejects budget". None when no such cut exists."""
+    words = headline.split()
+    joins = {w.lower() for w in cut_before}
+    for i in range(2, min(len(words), max_words + 1)):
+        if words[i].lower() in joins:
+            short = " ".join(words[:i]).rstrip(_TRAILING + "-–—")
+            return short if word_count(short) >= 2 else None
     return None
 
 
@@ -269,6 +284,9 @@ def run_suite(behaviour: Behaviour, bases: Bases, score: Score, threshold: float
         "threshold": threshold,
         "bases": {"wire": len(bases.wire), "posts": len(bases.posts)},
         "devices": device_rows(behaviour, everything, score, threshold),
+        # The same bases rewritten with the train halves, which augmentation and the device
+        # lexicon draw from: what the model does with devices it was shown (no target).
+        "devices_train_half": device_rows(behaviour, everything, score, threshold, half="train"),
         "false_positives": false_positive_rows(behaviour, bases, score, threshold),
         "topic": topic_row(behaviour, everything, score, threshold),
     }
@@ -290,6 +308,15 @@ def markdown_tables(report: dict) -> str:
         lines.append(f"| {name}: {row['description']} | {row['n']} | {_num(row['median_rise'])} | "
                      f"{_pct(row['share_sensational'])} | {_pct(row['share_flipped'])} | "
                      f">= {row['target']:.0%} | {'yes' if row['met'] else 'no'} |")
+    if report.get("devices_train_half"):
+        lines += ["", "Reported only: the same bases rewritten with each family's *train* half, "
+                  "the devices augmentation and the device lexicon were given (what the model "
+                  "does with devices it was shown, not how it generalises).", "",
+                  "| device family (train half) | rewrites | median score rise | labelled "
+                  "sensational |", "|---|---|---|---|"]
+        for name, row in report["devices_train_half"].items():
+            lines.append(f"| {name} | {row['n']} | {_num(row['median_rise'])} | "
+                         f"{_pct(row['share_sensational'])} |")
     lines += ["", "| plain neutral headlines | n | labelled sensational | bound | met |",
               "|---|---|---|---|---|"]
     for name, row in report["false_positives"].items():

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -27,11 +28,13 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from headline_scorer.features import (
     WORD_AND_PUNCTUATION_PATTERN,
     DeviceFeatures,
+    NameMask,
     PhrasingFeatures,
     StyleFeatures,
+    learn_names,
     lower_with_bounds,
 )
-from training.behaviour import Behaviour, load_behaviour, rewrite, swap_topic
+from training.behaviour import Behaviour, load_behaviour, rewrite, shorten, swap_topic
 from training.loaders import LabelledSet
 from training.split import text_fraction
 
@@ -52,6 +55,9 @@ class ModelConfig:
     char_min_df: int = 3
     use_word: bool = True
     use_char: bool = True
+    mask_names: bool = False
+    name_min_count: int = 3
+    name_min_share: float = 0.9
     use_style: bool = True
     style_scale: float = 1.0
     use_phrasing: bool = False
@@ -161,6 +167,7 @@ def soft_targets(data: LabelledSet, config: ModelConfig) -> np.ndarray | None:
 
 
 TOPIC_FAMILY = "topic"
+SHORTENED_FAMILY = "shortened"
 
 
 def counterfactual_pairs(data: LabelledSet, config: ModelConfig, families: list[str],
@@ -169,29 +176,41 @@ def counterfactual_pairs(data: LabelledSet, config: ModelConfig, families: list[
     """Counterfactual rewrites of ``data``'s neutral headlines: (plain, rewrite, label,
     family).
 
-    Up to ``augment_bases`` neutral rows, chosen by a hash of their text, each get one
-    rewrite from one family of ``families`` in turn, drawn from that family's
-    ``train`` half only: a device rewrite is labelled 1 (sensational), a topic swap 0 (the
-    same phrasing about something else is still neutral). The bases come from the rows
-    given, so in cross-validation each rewrite lands in the fold of its plain base.
+    Each family of ``families`` gets up to ``augment_bases`` / len(families) pairs, drawn
+    from that family's ``train`` half only: the neutral rows, in an order fixed by a hash of
+    their text, that the family can rewrite (a tabloid verb needs a reporting verb to
+    replace, so its bases are the rows that have one). A device rewrite is labelled 1
+    (sensational), a topic swap 0 (the same phrasing about something else is still neutral),
+    and so is a shortened headline (``shortened``: a plain headline cut short is still
+    plain). The bases come from the rows given, so in cross-validation each rewrite lands in
+    the fold of its plain base.
     """
     if not families or config.augment_bases <= 0:
         return []
     behaviour = behaviour or load_behaviour()
     neutral = sorted((t for t, y in zip(data.texts, data.labels) if y == 0),
                      key=lambda t: text_fraction(t, "augment"))
+    quota = max(1, config.augment_bases // len(families))
     pairs = []
-    for rank, plain in enumerate(neutral[:config.augment_bases]):
-        family = families[rank % len(families)]
-        seed = int(text_fraction(plain, family) * 2**31)
-        if family == TOPIC_FAMILY:
-            changed = swap_topic(plain, behaviour.topics["train"])
-            label = 0
-        else:
-            changed = rewrite(plain, behaviour.families[family], "train", seed)
-            label = 1
-        if changed is not None and changed != plain:
-            pairs.append((plain, changed, label, family))
+    for family in families:
+        taken = 0
+        for plain in neutral:
+            if taken >= quota:
+                break
+            if family == TOPIC_FAMILY:
+                changed = swap_topic(plain, behaviour.topics["train"])
+                label = 0
+            elif family == SHORTENED_FAMILY:
+                changed = shorten(plain, behaviour.cut_before,
+                                  int(behaviour.bases["short_max_words"]))
+                label = 0
+            else:
+                seed = int(text_fraction(plain, family) * 2**31)
+                changed = rewrite(plain, behaviour.families[family], "train", seed)
+                label = 1
+            if changed is not None and changed != plain:
+                pairs.append((plain, changed, label, family))
+                taken += 1
     return pairs
 
 
@@ -257,7 +276,11 @@ def fit_pipeline(datasets: list[LabelledSet], config: ModelConfig) -> Pipeline:
     # ordinary word look like an acronym). Columns are stacked in the union's order, each
     # part reading its own text of a row (n-gram parts: ngram_texts).
     features: FeatureUnion = pipeline.named_steps["features"]
-    features.fit(list(dict.fromkeys(t for d in datasets for t in d.texts)))
+    real_texts = list(dict.fromkeys(t for d in datasets for t in d.texts))
+    if config.mask_names:
+        mask_names(features, learn_names(real_texts, config.name_min_count,
+                                         config.name_min_share))
+    features.fit(real_texts)
     rows = sp.hstack([
         _rows_of(part, ngram_texts if isinstance(part, TfidfVectorizer) else texts)
         for _, part in features.transformer_list
@@ -270,14 +293,27 @@ def fit_pipeline(datasets: list[LabelledSet], config: ModelConfig) -> Pipeline:
     return pipeline
 
 
+def mask_names(features: FeatureUnion, names: frozenset[str]) -> None:
+    """Give every n-gram part a :class:`NameMask` of ``names`` as its preprocessor (the word
+    part keeps its start and end markers when it had them), so no n-gram says who or what a
+    headline is about."""
+    for _, part in features.transformer_list:
+        if isinstance(part, TfidfVectorizer):
+            bounds = part.preprocessor is lower_with_bounds
+            if part.analyzer != "word" and bounds:
+                raise ValueError("start and end markers are for the word part only")
+            part.set_params(preprocessor=NameMask(names, bounds=bounds))
+
+
 def teach_devices(pipeline: Pipeline, pairs: list[tuple[str, str, int, str]],
                   config: ModelConfig) -> None:
     """Second stage of counterfactual augmentation: add to the coefficients of the named
     columns in ``teach_columns`` (feature names such as "hype label prefix") the change that
     best separates each rewrite from its plain base, every other weight held fixed.
 
-    Fitted by L-BFGS on the mean logistic loss of the pairs with the fitted model's logit as
-    an offset plus ``teach_penalty`` / 2 times the squared change: the pairs are separable,
+    Fitted by L-BFGS on the logistic loss of the pairs (every family weighing the same, so a
+    family with few pairs is taught as firmly as one with many) with the fitted model's logit
+    as an offset plus ``teach_penalty`` / 2 times the squared change: the pairs are separable,
     so without the penalty the weights would grow until every "WATCH:" or "!!" of a real
     neutral post scored 1. The n-gram weights that rank real headlines are untouched: the
     pairs can teach only what a device adds. The result is still one linear model.
@@ -300,11 +336,16 @@ def teach_devices(pipeline: Pipeline, pairs: list[tuple[str, str, int, str]],
     Z = X[:, columns].toarray()
     sign = 2.0 * y - 1.0
     penalty = config.teach_penalty
+    # Every family weighs the same in the loss however many pairs it has (a tabloid verb
+    # needs a reporting verb to replace, so its pairs are fewer): the weights sum to 1.
+    family_of = [family for _, _, _, family in pairs] * 2
+    counts = Counter(family_of)
+    weight = np.array([1.0 / (len(counts) * counts[f]) for f in family_of])
 
     def loss(delta: np.ndarray) -> tuple[float, np.ndarray]:
         margin = sign * (offset + Z @ delta)
-        value = np.logaddexp(0.0, -margin).mean() + 0.5 * penalty * delta @ delta
-        gradient = -(Z.T @ (sign * expit(-margin))) / len(margin) + penalty * delta
+        value = weight @ np.logaddexp(0.0, -margin) + 0.5 * penalty * delta @ delta
+        gradient = -(Z.T @ (weight * sign * expit(-margin))) + penalty * delta
         return float(value), gradient
 
     result = minimize(loss, np.zeros(len(columns)), jac=True, method="L-BFGS-B")

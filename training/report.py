@@ -148,15 +148,17 @@ def _augmentation_description(hyper: dict) -> str:
     if not hyper.get("augment_bases") or not (joint and hyper.get("augment_weight") or taught):
         return "No counterfactual augmentation."
     text = (f"Counterfactual augmentation: up to {hyper['augment_bases']} neutral training "
-            "headlines of each dataset (chosen by a hash of their text) are each rewritten with "
-            "one device of a family, drawn from the train half of that family in "
+            "headlines of each dataset are rewritten, shared equally among the families (each "
+            "family takes, in an order fixed by a hash of their text, the headlines it can "
+            "rewrite: a tabloid verb needs a reporting verb to replace). Each is rewritten "
+            "with one device of its family, drawn from the train half of that family in "
             "training/behaviour.toml only (the behavioural suite measures the other half), and "
-            "paired with their plain version. The pairs are made from the rows being fitted, "
+            "paired with its plain version. The pairs are made from the rows being fitted, "
             "so in every cross-validation fold a rewrite sits with its plain base.")
     if joint and hyper.get("augment_weight"):
         text += (f" Pairs of {', '.join(joint)} join the main fit, both rows weighing "
-                 f"{hyper['augment_weight']} (a device rewrite labelled sensational, a topic "
-                 "swap neutral).")
+                 f"{hyper['augment_weight']} (a device rewrite labelled sensational; a topic "
+                 "swap or a shortened headline neutral).")
         named = hyper.get("augment_named_only") or []
         if named:
             text += (" Rewrites of " + ", ".join(named) + " show the n-gram parts their plain "
@@ -164,7 +166,8 @@ def _augmentation_description(hyper: dict) -> str:
     if taught:
         text += (f" Pairs of {', '.join(taught)} are fitted after it to the named columns "
                  f"{', '.join(hyper['teach_columns'])} alone (L2 penalty "
-                 f"{hyper['teach_penalty']}), every other weight held fixed.")
+                 f"{hyper['teach_penalty']}, every family weighing the same), every other "
+                 "weight held fixed.")
     return text
 
 
@@ -190,6 +193,11 @@ def _model_description(hyper: dict) -> str:
         named.append("device features (a shouted label prefix, an exclamation run, tabloid "
                      "verbs, forward-reference words)")
     text = ("A scikit-learn Pipeline: " + " and ".join(parts) + ", TF-IDF"
+            + (" (names masked: every word that training headlines in sentence case write "
+               "with a capital, such as a person, place or club, reads as one token "
+               "'xxname', so the n-grams judge how a headline is phrased, not whom it is "
+               "about)" if hyper.get("mask_names") and (hyper["use_word"] or hyper["use_char"])
+               else "")
             + (", plus named " + " and ".join(named) if named else "")
             + f", into one logistic regression (C = {hyper['C']}). Dataset weights: "
             + ", ".join(f"{k} {v}" for k, v in hyper["dataset_weights"].items()) + ".")

@@ -493,6 +493,8 @@ SCREENSHOT_CANDIDATES = [
     "Council bridge plan delayed again",
     "Bridge plan: what we know so far",
     "10 things you need to know about the budget",
+    "10 things you need to know about the bridge plan",
+    "You need to know this about the bridge plan",
     "This Mayor Tried Something New And The Results Are Amazing",
     "SHOCKING: Mayor DESTROYS Critics In Furious Rant!",
 ]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import hmac
+import http.client
 import json
 import os
 import shutil
@@ -27,6 +28,7 @@ from typing import Any
 import pytest
 import requests
 import sklearn
+import urllib3
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -311,9 +313,60 @@ class Outcome:
     error: str | None
 
 
+class _SendWatchingConnection(urllib3.connection.HTTPConnection):
+    """An HTTP connection that remembers (per thread) the error of a send that failed.
+
+    urllib3 ignores a reset (ECONNRESET) or a broken pipe while sending a request and reads the
+    response anyway, for a server that answers early and closes. When the reset came before
+    the request was sent, that read finds only the end of the stream ("Remote end closed
+    connection without response"): the reset was already reported to the send, and urllib3
+    threw it away.
+    """
+
+    sending = threading.local()
+
+    def send(self, data: Any) -> None:
+        try:
+            super().send(data)
+        except OSError as exc:
+            self.sending.error = exc
+            raise
+
+
+class _SendWatchingPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _SendWatchingConnection
+
+
+class _SendWatchingAdapter(requests.adapters.HTTPAdapter):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            **self.poolmanager.pool_classes_by_scheme, "http": _SendWatchingPool}
+
+
+def _closed_without_response(exc: BaseException) -> bool:
+    """Whether the response read found the end of the stream before a single byte."""
+    pending, seen = [exc], set()
+    while pending:
+        e = pending.pop()
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, http.client.RemoteDisconnected):
+            return True
+        pending.extend(a for a in (*e.args, e.__cause__, e.__context__) if isinstance(a, BaseException))
+    return False
+
+
 class Load:
     """Single and batch score requests from several threads until stopped (bounded in time
-    and count, so a stuck test cannot hammer the machine)."""
+    and count, so a stuck test cannot hammer the machine).
+
+    A request whose connection was reset before it could be sent is reported with that reset
+    (``ConnectionResetError``), which is what the client was told, not with the "closed
+    without response" that urllib3 reads after ignoring it: a server closing (FIN) a connection
+    it took without answering is still reported as such.
+    """
 
     def __init__(self, url: Callable[[str], str], threads: int = 4, max_seconds: float = 120.0,
                  max_requests: int = 50_000, keep_alive: bool = True):
@@ -345,12 +398,15 @@ class Load:
 
     def _run(self, index: int) -> None:
         session = requests.Session()
+        session.mount("http://", _SendWatchingAdapter())
+        sending = _SendWatchingConnection.sending
         n = 0
         while not self._stop.is_set() and time.monotonic() < self._deadline and self._take():
             kind = "batch" if (n + index) % 2 else "single"
             n += 1
             started = time.monotonic()
             status = version = score = error = None
+            sending.error = None
             try:
                 if kind == "single":
                     response = session.post(self.url("/v1/score"), json={"headline": CAT},
@@ -364,6 +420,9 @@ class Load:
                 score = body["score"] if kind == "single" else body["results"][0]["score"]
             except (requests.RequestException, ValueError, KeyError) as exc:
                 error = f"{type(exc).__name__}: {exc}"
+                reset = sending.error
+                if reset is not None and status is None and _closed_without_response(exc):
+                    error = f"{type(reset).__name__}: {reset} (sending the request; then {error})"
             outcome = Outcome(started, time.monotonic(), kind, status, version, score, error)
             with self._lock:
                 self.outcomes.append(outcome)

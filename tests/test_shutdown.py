@@ -14,19 +14,26 @@ than GRACEFUL_TIMEOUT (plus the second the master takes to exit).
 from __future__ import annotations
 
 import json
+import select
 import signal
+import socket
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import urllib3.connection
 
 from tests.gunicorn_server import Server, finish_request, half_sent_request
 from tests.test_reload import Load
 
 GRACEFUL_TIMEOUT = 10
 CAT = "You Will Not Believe What This Cat Did"
-# What a client may see of a request no worker had taken when the listener closed.
+# What a client may see of a request no worker had taken when the listener closed: a refused
+# connection, or one reset in the listen queue when the last worker closes the listener. That
+# reset can come before the client has sent its request; tests.test_reload.Load then reports
+# it as the reset it is, not as the "closed without response" urllib3 reads after ignoring it.
 NOT_TAKEN = ("ConnectionRefusedError", "Connection refused", "ConnectionResetError",
              "Connection reset by peer")
 
@@ -110,3 +117,58 @@ def test_a_request_that_never_finishes_does_not_hold_the_shutdown(
     # (freeing the model) takes about a second more.
     assert 3 <= exited_after < 3 + 3, exited_after
     assert "Shutting down: Master" in server.stderr()
+
+
+def _read_request(connection: socket.socket) -> None:
+    """Read one whole request (head and Content-Length body) from the connection."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += connection.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                  if line.lower().startswith(b"content-length:"))
+    while len(body) < length:
+        body += connection.recv(65536)
+
+
+@pytest.mark.parametrize("server_side", [
+    "listener closed before the request is sent", "taken, then closed before the request is sent",
+    "taken, read, then closed unanswered"])
+def test_load_reports_a_connection_reset_in_the_listen_queue_as_not_taken(
+        monkeypatch: pytest.MonkeyPatch, server_side: str) -> None:
+    """Load's outcomes tell a connection reset while it waited in the listen queue (not taken)
+    from one a server took and closed without answering, whenever the reset or the close
+    reaches the client: the shutdown test above relies on it."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    connect = urllib3.connection.HTTPConnection.connect
+
+    def connect_then_server_side(self: urllib3.connection.HTTPConnection) -> None:
+        connect(self)  # the connection now waits in the listen queue
+        if server_side == "listener closed before the request is sent":
+            listener.close()  # the kernel resets the connections left in the queue
+        elif server_side == "taken, then closed before the request is sent":
+            listener.accept()[0].close()
+        else:
+            def take_and_drop() -> None:
+                taken = listener.accept()[0]
+                _read_request(taken)
+                taken.close()
+            threading.Thread(target=take_and_drop, daemon=True).start()
+            return
+        # The request is sent only once the reset or the close has reached the client.
+        assert select.select([self.sock], [], [], 10.0)[0]
+
+    monkeypatch.setattr(urllib3.connection.HTTPConnection, "connect", connect_then_server_side)
+    try:
+        with Load(lambda path: f"http://127.0.0.1:{port}{path}", threads=1, max_requests=1,
+                  keep_alive=False) as load:
+            deadline = time.monotonic() + 30
+            while not load.outcomes and time.monotonic() < deadline:
+                time.sleep(0.01)
+    finally:
+        listener.close()
+    [outcome] = load.outcomes
+    assert outcome.status is None and outcome.error
+    not_taken = any(reason in outcome.error for reason in NOT_TAKEN)
+    assert not_taken == (server_side == "listener closed before the request is sent"), outcome.error

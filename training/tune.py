@@ -125,7 +125,8 @@ def _fold_job(train_sets: list[LabelledSet], held_sets: list[LabelledSet], confi
               probe_texts: list[str], suite_bases: Bases | None = None
               ) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
     """Fit on ``train_sets``; logits of each held-out set, of the probe variants and (under
-    "suite", text by text) of the behavioural suite on the held-out fold's neutral rows."""
+    "suite", text by text, its plain headlines under "suite_bases") of the behavioural suite
+    on the held-out fold's neutral rows."""
     pipeline = fit_pipeline(train_sets, config)
     held = [pipeline.decision_function(s.texts) for s in held_sets]
     shouted = [(i, s) for i, t in enumerate(probe_texts) if (s := shout(t, seed=i)) is not None]
@@ -138,6 +139,7 @@ def _fold_job(train_sets: list[LabelledSet], held_sets: list[LabelledSet], confi
     if suite_bases is not None:
         texts = suite_texts(load_behaviour(), suite_bases)
         probes["suite"] = dict(zip(texts, pipeline.decision_function(texts)))
+        probes["suite_bases"] = suite_bases
     return held, probes
 
 
@@ -193,9 +195,7 @@ def summarise(parts: list[Part], config: ModelConfig, masks: list[list[np.ndarra
         # The folds' bases are disjoint, so one lookup serves the suite over all of them.
         logit_of = {t: v for suite in suites for t, v in suite.items()}
         behaviour = load_behaviour()
-        held_folds = [[p.train.subset(part_masks[k]) for p, part_masks in zip(parts, masks)]
-                      for k in range(len(results))]
-        pooled = [b for held in held_folds if (b := fold_bases(behaviour, held)) is not None]
+        pooled = [probes["suite_bases"] for _, probes in results if "suite" in probes]
         bases = Bases(wire=[t for b in pooled for t in b.wire],
                       posts=[t for b in pooled for t in b.posts],
                       posts_all=[t for b in pooled for t in b.posts_all])

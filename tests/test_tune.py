@@ -110,3 +110,24 @@ def test_tuning_runs_the_behavioural_suite_on_each_held_out_fold(
     assert 0.0 <= suite["devices"]["prefix"]["share_sensational"] <= 1.0
     assert {"prefix share", "teaser share", "wire FP", "posts FP"} <= set(row["margins"])
     assert row["shortfall"] == sum(min(0.0, m) for m in row["margins"].values())
+
+
+def test_grid_choices_multiply_the_grid_and_keep_their_settings_together(tmp_path: Path) -> None:
+    from training.tune import load_grid
+
+    grid = tmp_path / "grid.toml"
+    grid.write_text('[grid]\nC = [1.0, 2.0]\n\n'
+                    '[[choice]]\nteach_families = ["prefix"]\nteach_columns = ["hype label prefix"]\n\n'
+                    '[[choice]]\nteach_families = ["prefix", "shortened"]\n'
+                    'teach_columns = ["hype label prefix", "1 word"]\n', encoding="utf-8")
+    candidates = load_grid(grid)
+    assert len(candidates) == 4
+    assert {c["C"] for c in candidates} == {1.0, 2.0}
+    # A family is never tried with another choice's columns.
+    assert {(tuple(c["teach_families"]), tuple(c["teach_columns"])) for c in candidates} == {
+        (("prefix",), ("hype label prefix",)),
+        (("prefix", "shortened"), ("hype label prefix", "1 word"))}
+
+    plain = tmp_path / "plain.toml"
+    plain.write_text("[grid]\nC = [1.0, 2.0]\n", encoding="utf-8")
+    assert load_grid(plain) == [{"C": 1.0}, {"C": 2.0}]

@@ -85,11 +85,16 @@ def all_targets() -> dict[str, tuple[str, str, float]]:
 
 
 def load_grid(path: Path = GRID_PATH) -> list[dict]:
-    """Candidates: the cartesian product of every list in the grid file's [grid] table."""
+    """Candidates: the cartesian product of every list in the grid file's [grid] table, times
+    its ``[[choice]]`` tables when it has any (settings that only make sense together, such
+    as a family to teach and the columns it teaches, each table one choice)."""
     with path.open("rb") as handle:
-        grid = tomllib.load(handle)["grid"]
+        document = tomllib.load(handle)
+    grid = document.get("grid", {})
     keys = sorted(grid)
-    return [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]
+    choices = document.get("choice", [{}])
+    return [dict(zip(keys, values)) | choice
+            for values in itertools.product(*(grid[k] for k in keys)) for choice in choices]
 
 
 def apply_overrides(base: ModelConfig, overrides: dict) -> ModelConfig:
@@ -282,6 +287,15 @@ def metric_cell(metrics: dict, path: str) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
+def overrides_label(overrides: dict) -> str:
+    """A candidate's overrides as a table cell: a [[choice]]'s settings go by its name."""
+    if "name" in overrides:
+        shown = [str(overrides["name"])] + [f"{k}={v}" for k, v in overrides.items()
+                                             if k != "name" and not isinstance(v, list | dict)]
+        return ", ".join(shown)
+    return ", ".join(f"{k}={v}" for k, v in overrides.items()) or "(defaults)"
+
+
 def write_tables(rows: list[dict], out_dir: Path, backend: str, seconds: float, folds: int) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "tuning.json").write_text(json.dumps(
@@ -302,7 +316,7 @@ def write_tables(rows: list[dict], out_dir: Path, backend: str, seconds: float, 
         "|" + "---|" * (len(names) + 4),
     ]
     for rank, row in enumerate(rows, start=1):
-        over = ", ".join(f"{k}={v}" for k, v in row["overrides"].items()) or "(defaults)"
+        over = overrides_label(row["overrides"])
         cells = [metric_cell(row["metrics"], targets[n][0]) for n in names]
         lines.append(f"| {rank} | {over} | " + " | ".join(cells)
                      + f" | {row['shortfall']:+.3f} | {row['worst_margin']:+.3f} |")
@@ -338,7 +352,17 @@ ABLATION_COLUMNS = [("chakraborty2016 F1", "chakraborty2016.f1"),
                     ("Webis ECE", "webis-clickbait-17.ece"),
                     ("horne2017 ROC-AUC", "horne2017.roc_auc"),
                     ("casing gap", "probes.casing_gap"),
-                    ("shouting rise", "probes.shouting_rise")]
+                    ("shouting rise", "probes.shouting_rise"),
+                    # The behavioural suite on each held-out fold's neutral rows (issue 13).
+                    ("prefix", "behaviour.devices.prefix.share_sensational"),
+                    ("teaser", "behaviour.devices.teaser.share_sensational"),
+                    ("!!!", "behaviour.devices.exclamation.share_sensational"),
+                    ("tabloid verb", "behaviour.devices.tabloid_verb.share_sensational"),
+                    ("shouting", "behaviour.devices.shouting.share_sensational"),
+                    ("wire FP", "behaviour.false_positives.wire.rate"),
+                    ("posts FP", "behaviour.false_positives.posts.rate"),
+                    ("short FP", "behaviour.false_positives.short.rate"),
+                    ("topic change", "behaviour.topic.median_abs_change")]
 
 
 def ablation_table(rows: list[dict]) -> str:

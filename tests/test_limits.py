@@ -62,6 +62,8 @@ def test_limits_report_on_fixture_data(fixture_data: Path, tmp_path: Path,
     assert by_judgment["mse_truth_mean"] < by_class["mse_truth_mean"]
 
     report = (tmp_path / "limits.md").read_text()
+    assert "## fixture-webis: how its judgments treat the devices and short posts" in report
+    assert result["device_agreement"]["fixture-webis"][0]["rows"] == "every post"
     assert "## Calibration: the class or the mean judgment" in report
     assert "## fixture-webis: learning curve" in report
     assert f"| 1.00 | {curve[1]['rows_per_fit']} | {curve[1]['roc_auc']:.3f} |" in report
@@ -74,3 +76,26 @@ def test_limits_report_on_fixture_data(fixture_data: Path, tmp_path: Path,
                                        fixture_data / "raw", [], []))
     test_texts = {t for p in parts if p.test is not None for t in p.test.texts}
     assert seen and test_texts.isdisjoint(seen)
+
+
+def test_device_agreement_counts_the_posts_each_device_column_fires_on() -> None:
+    import numpy as np
+
+    from training.loaders import LabelledSet
+
+    texts = ["BREAKING: Senate passes the budget bill today", "Mayor slams council over parking",
+             "You won't believe this",
+             "Council approves new park plan for the city centre after a long consultation"]
+    data = LabelledSet("graded", texts, np.array([0, 0, 1, 0]), np.array([0.2, 0.1, 0.9, 0.0]),
+                       graded=True)
+    rows = {r["rows"]: r for r in limits.device_agreement(data)}
+    assert rows["every post"]["n"] == 4
+    assert rows["every post"]["clickbait_share"] == pytest.approx(0.25)
+    prefix = rows["device: hype label prefix"]
+    assert (prefix["n"], prefix["clickbait_share"], prefix["mean_judgment"]) == (1, 0.0, 0.2)
+    assert rows["device: tabloid verb"]["n"] == 1  # "slams", of the train half
+    assert rows["device: exclamation run"]["n"] == 0
+    assert rows["device: exclamation run"]["clickbait_share"] is None
+    assert rows["device: forward reference"]["n"] == 1
+    assert rows["4-5 words"]["n"] == 2 and rows["4-5 words"]["clickbait_share"] == 0.5
+    assert rows["6-9 words"]["n"] == 1 and rows["10+ words"]["n"] == 1

@@ -15,6 +15,9 @@ Three questions, each answered on the training parts only (test parts are never 
 4. **Can one score meet both the squared-error target against the graded judgments and the
    calibration target against the classes?** The default recipe with the calibration's class
    share (``calibration_class_share``) swept from 1 (the class) to 0 (the mean judgment).
+5. **Do the graded judgments agree with the phrasing devices issue 13 asks to flag?** For
+   every graded dataset, its training posts where each device column of the model fires, and
+   its posts by length: how many, the share judged clickbait and the mean judgment. No fit.
 
 Writes ``reports/limits.md`` and ``reports/limits.json``.
 """
@@ -34,7 +37,9 @@ import numpy as np
 from joblib import Parallel, delayed
 from sklearn.metrics import roc_auc_score
 
+from headline_scorer.features import DeviceFeatures
 from headline_scorer.paths import REPORTS_DIR
+from training.behaviour import load_behaviour
 from training.datasets import MANIFEST_PATH, RAW_DIR, load_manifest
 from training.loaders import DataError, LabelledSet
 from training.model import CONFIG_PATH, ModelConfig
@@ -127,6 +132,32 @@ def calibration_sweep(parts: list[Part], config: ModelConfig, folds: int,
     return [{"class_share": s, "metrics": r["metrics"]} for s, r in zip(shares, rows)]
 
 
+LENGTH_BANDS = ((1, 3), (4, 5), (6, 9), (10, 10**6))
+
+
+def device_agreement(data: LabelledSet) -> list[dict]:
+    """Rows of ``data`` (a graded dataset's training part) where each device column fires, and
+    its rows by length in words: count, share labelled clickbait, mean judgment (with every
+    row first, for comparison). The device lexicon is the one the model is given (the train
+    half of the tabloid verbs)."""
+    verbs = load_behaviour().half("tabloid_verb", "train")
+    devices = DeviceFeatures(tabloid_verbs=tuple(f for e in verbs for f in e.split("|")))
+    columns = devices.fit(data.texts).transform(data.texts)
+    lengths = np.array([len(t.split()) for t in data.texts])
+
+    def row(what: str, mask: np.ndarray) -> dict:
+        n = int(mask.sum())
+        return {"rows": what, "n": n,
+                "clickbait_share": float(data.labels[mask].mean()) if n else None,
+                "mean_judgment": float(data.targets[mask].mean()) if n else None}
+
+    rows = [row("every post", np.ones(len(data), dtype=bool))]
+    rows += [row(f"device: {name}", columns[:, j] > 0) for j, name in enumerate(devices.names)]
+    rows += [row(f"{low}-{high} words" if high < 10**6 else f"{low}+ words",
+                 (lengths >= low) & (lengths <= high)) for low, high in LENGTH_BANDS]
+    return rows
+
+
 def write_report(result: dict, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "limits.json").write_text(json.dumps(result, indent=2) + "\n")
@@ -173,6 +204,18 @@ def write_report(result: dict, out_dir: Path) -> Path:
             metric_cell(r["metrics"], f"{g}.{m}") for g in graded
             for m in ("roc_auc", "mse_truth_mean", "ece")) + " |" for r in result["calibration"]]
         lines.append("")
+    for name, rows in result.get("device_agreement", {}).items():
+        lines += [f"## {name}: how its judgments treat the devices and short posts", "",
+                  "Its training posts where each device column of the model fires, and by "
+                  "length: the share judged clickbait and the mean judgment. Issue 13 asks for "
+                  "every device to read as sensational and for short plain headlines to read "
+                  "as neutral; where these figures say otherwise, teaching the device costs "
+                  "this dataset's ranking.", "",
+                  "| posts | n | clickbait share | mean judgment |", "|---|---|---|---|"]
+        lines += [f"| {r['rows']} | {r['n']} | "
+                  + ("-" if r["n"] == 0 else f"{r['clickbait_share']:.2f}") + " | "
+                  + ("-" if r["n"] == 0 else f"{r['mean_judgment']:.3f}") + " |" for r in rows]
+        lines.append("")
     path = out_dir / "limits.md"
     path.write_text("\n".join(lines))
     return path
@@ -197,8 +240,10 @@ def main(argv: list[str] | None = None) -> int:
         specs = load_manifest(args.manifest)
         parts = split_sources(load_sources(specs, args.raw_dir, [], []))
         result: dict = {"folds": args.folds, "learning_curves": {}, "alone": {},
-                        "weight_frontier": {}}
+                        "weight_frontier": {}, "device_agreement": {}}
         for p in parts:
+            if p.train.graded:
+                result["device_agreement"][p.train.name] = device_agreement(p.train)
             if p.test is not None and p.train.graded:
                 print(f"learning curve of {p.train.name}", flush=True)
                 result["learning_curves"][p.train.name] = learning_curve(

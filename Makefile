@@ -75,6 +75,7 @@ quality-gate: data
 # README's picture of the editors' page: the quality gate's browser test, with the model trained
 # on the full datasets, written to docs/screenshot.png (tests alone write only to tests/artifacts/).
 screenshot: data
+	@test -n "$$HEADLINE_DATA_DIR" || { echo "make screenshot: set HEADLINE_DATA_DIR to the datasets folder (e.g. ../shared/datasets): the page test trains on the full data" >&2; exit 1; }
 	HEADLINE_README_SCREENSHOT=$(CURDIR)/docs/screenshot.png $(PY) -m pytest -m quality_gate \
 		tests/test_web_page.py -k readme_screenshot
 

@@ -287,6 +287,51 @@ def test_feedback_that_cannot_be_stored_says_so(page: Page) -> None:
     expect(page.get_by_role("button", name="Send feedback")).to_be_enabled()
 
 
+def test_a_service_with_a_feedback_token_asks_the_editor_for_it_once(
+        browser: Browser, models_root: Path, tmp_path: Path) -> None:
+    db = tmp_path / "feedback.sqlite3"
+    with serving(models_root, db, feedback_token="s3cret-token") as guarded:
+        page = open_page(browser, guarded)
+        try:
+            page.goto(guarded.url)
+            enter(page, [PLAIN, CAT])
+            wait_scored(page, 2)
+            first = page.locator("#results > li").nth(0)
+            first.get_by_role("button", name="This is wrong").click()
+            token = first.get_by_label("Feedback token")
+            expect(token).to_be_hidden()  # nothing to ask until the service asks
+            first.get_by_role("button", name="Send feedback").click()
+            status = first.locator(".feedback-status")
+            expect(status).to_have_text("Not saved: this service asks for a feedback token. "
+                                        "Enter the one your administrator gave you and send again.")
+            expect(token).to_be_visible()
+            expect(token).to_be_focused()
+
+            token.fill("wrong-token")
+            first.get_by_role("button", name="Send feedback").click()
+            expect(status).to_have_text(
+                "Not saved: the service refused that feedback token. Check it and send again.")
+            expect(token).to_have_value("")
+
+            token.fill("s3cret-token")
+            first.get_by_role("button", name="Send feedback").click()
+            expect(status).to_contain_text("saved as feedback #")
+
+            # The tab remembers it: the next card sends without asking.
+            second = page.locator("#results > li").nth(1)
+            second.get_by_role("button", name="This is wrong").click()
+            second.get_by_role("button", name="Send feedback").click()
+            expect(second.locator(".feedback-status")).to_contain_text("saved as feedback #")
+            expect(second.get_by_label("Feedback token")).to_be_hidden()
+            with sqlite3.connect(db) as connection:
+                stored = [h for (h,) in connection.execute(
+                    "SELECT headline FROM feedback ORDER BY id")]
+            assert stored == [PLAIN, CAT]  # the refused sends stored nothing
+            assert page.uncaught == []  # type: ignore[attr-defined]
+        finally:
+            page.context.close()
+
+
 # --------------------------------------------------------------------------- failures
 
 def test_an_unready_or_unreachable_service_is_explained_and_recovers(page: Page) -> None:

@@ -109,8 +109,8 @@
     }
   }
 
-  async function callJson(method, url, payload, signal) {
-    const options = { method, headers: { Accept: "application/json" }, signal };
+  async function callJson(method, url, payload, signal, headers = {}) {
+    const options = { method, headers: { Accept: "application/json", ...headers }, signal };
     if (payload !== undefined) {
       options.headers["Content-Type"] = "application/json";
       options.body = JSON.stringify(payload);
@@ -492,6 +492,27 @@
 
   // ---------------------------------------------------------------- feedback
 
+  // Where the service guards feedback with a token (HEADLINE_FEEDBACK_TOKEN), the editor
+  // types the one an administrator gave them once; it is kept for this tab only.
+  const TOKEN_KEY = "headline-scorer.feedback-token";
+
+  function storedToken() {
+    try {
+      return sessionStorage.getItem(TOKEN_KEY) || "";
+    } catch (_) {
+      return ""; // storage switched off: the editor types it for each send
+    }
+  }
+
+  function keepToken(token) {
+    try {
+      if (token) sessionStorage.setItem(TOKEN_KEY, token);
+      else sessionStorage.removeItem(TOKEN_KEY);
+    } catch (_) {
+      // storage switched off
+    }
+  }
+
   function wireFeedback(card, result) {
     const wrong = card.querySelector(".wrong");
     const form = card.querySelector(".feedback-form");
@@ -499,6 +520,8 @@
     const status = card.querySelector(".feedback-status");
     const cancel = card.querySelector(".cancel");
     const send = card.querySelector(".send");
+    const tokenLabel = card.querySelector(".token-label");
+    const tokenInput = card.querySelector(".token");
     const label = result.label === "sensational" ? "neutral" : "sensational";
     const done = state.sent.get(result.headline);
     if (done !== undefined) {
@@ -522,9 +545,12 @@
       event.preventDefault();
       send.disabled = true;
       status.textContent = "Sending\u2026";
+      const token = tokenInput.value.trim() || storedToken();
       try {
         const record = await callJson("POST", "/v1/feedback",
-          { headline: result.headline, label, note: note.value.trim() || null });
+          { headline: result.headline, label, note: note.value.trim() || null }, undefined,
+          token ? { Authorization: `Bearer ${token}` } : {});
+        if (token) keepToken(token);
         state.sent.set(result.headline, record.id);
         form.hidden = true;
         wrong.hidden = false;
@@ -532,9 +558,20 @@
         wrong.textContent = "Feedback sent";
         status.textContent = `Thank you: saved as feedback #${record.id}.`;
       } catch (exc) {
-        status.textContent = exc instanceof ServiceProblem
-          ? `Not saved: ${exc.error.message || `HTTP ${exc.status}`}. Try again later.`
-          : "Not saved: the scoring service cannot be reached. Try again later.";
+        if (exc instanceof ServiceProblem && exc.status === 401) {
+          keepToken("");
+          tokenInput.value = "";
+          tokenLabel.hidden = false;
+          tokenInput.focus();
+          status.textContent = token
+            ? "Not saved: the service refused that feedback token. Check it and send again."
+            : "Not saved: this service asks for a feedback token. Enter the one your "
+              + "administrator gave you and send again.";
+        } else {
+          status.textContent = exc instanceof ServiceProblem
+            ? `Not saved: ${exc.error.message || `HTTP ${exc.status}`}. Try again later.`
+            : "Not saved: the scoring service cannot be reached. Try again later.";
+        }
       } finally {
         send.disabled = false;
       }

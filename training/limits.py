@@ -1,6 +1,6 @@
 """``make limits``: measurements behind the quality targets the default model misses.
 
-Three questions, each answered on the training parts only (test parts are never read):
+Five questions, each answered on the training parts only (test parts are never read):
 
 1. **More data?** A learning curve of every graded split dataset (Webis-Clickbait-17): the
    out-of-fold ROC-AUC of the default recipe when each fit sees a growing share of that
@@ -37,12 +37,10 @@ import numpy as np
 from joblib import Parallel, delayed
 from sklearn.metrics import roc_auc_score
 
-from headline_scorer.features import DeviceFeatures
 from headline_scorer.paths import REPORTS_DIR
-from training.behaviour import load_behaviour
 from training.datasets import MANIFEST_PATH, RAW_DIR, load_manifest
 from training.loaders import DataError, LabelledSet
-from training.model import CONFIG_PATH, ModelConfig
+from training.model import CONFIG_PATH, ModelConfig, device_features
 from training.split import fold_ids, text_fraction
 from training.train import Part, fit_and_score, load_sources, split_sources
 from training.tune import ABLATION_COLUMNS, TUNE_FOLDS, metric_cell, run_search
@@ -140,8 +138,7 @@ def device_agreement(data: LabelledSet) -> list[dict]:
     its rows by length in words: count, share labelled clickbait, mean judgment (with every
     row first, for comparison). The device lexicon is the one the model is given (the train
     half of the tabloid verbs)."""
-    verbs = load_behaviour().half("tabloid_verb", "train")
-    devices = DeviceFeatures(tabloid_verbs=tuple(f for e in verbs for f in e.split("|")))
+    devices = device_features()
     columns = devices.fit(data.texts).transform(data.texts)
     lengths = np.array([len(t.split()) for t in data.texts])
 

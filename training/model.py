@@ -137,17 +137,21 @@ def build_pipeline(config: ModelConfig) -> Pipeline:
         parts.append(("phrasing", PhrasingFeatures(scale=config.phrasing_scale,
                                                      lengths=config.phrasing_lengths)))
     if config.use_devices:
-        # Only the training half of the tabloid-verb family: the behavioural suite measures
-        # with the other half, which the model must never be given.
-        verbs = load_behaviour().half("tabloid_verb", "train")
-        parts.append(("devices", DeviceFeatures(
-            scale=config.device_scale,
-            tabloid_verbs=tuple(form for entry in verbs for form in entry.split("|")))))
+        parts.append(("devices", device_features(config.device_scale)))
     if not parts:
         raise ValueError("the model needs at least one of word, char, style or phrasing features")
     classifier = LogisticRegression(C=config.C, max_iter=3000, solver=config.solver,
                                     tol=config.tol, random_state=SEED)
     return Pipeline([("features", FeatureUnion(parts)), ("clf", classifier)])
+
+
+def device_features(scale: float = 1.0) -> DeviceFeatures:
+    """The model's (unfitted) device features. Their tabloid verbs are only the training half
+    of that family: the behavioural suite measures with the other half, which the model must
+    never be given."""
+    verbs = load_behaviour().half("tabloid_verb", "train")
+    return DeviceFeatures(scale=scale,
+                          tabloid_verbs=tuple(form for entry in verbs for form in entry.split("|")))
 
 
 def soft_targets(data: LabelledSet, config: ModelConfig) -> np.ndarray | None:

@@ -38,6 +38,7 @@ from joblib import Parallel, delayed
 from sklearn.metrics import roc_auc_score
 
 from headline_scorer.paths import REPORTS_DIR
+from training.behaviour import word_count
 from training.datasets import MANIFEST_PATH, RAW_DIR, load_manifest
 from training.loaders import DataError, LabelledSet
 from training.model import CONFIG_PATH, ModelConfig, device_features
@@ -140,7 +141,7 @@ def device_agreement(data: LabelledSet) -> list[dict]:
     half of the tabloid verbs)."""
     devices = device_features()
     columns = devices.fit(data.texts).transform(data.texts)
-    lengths = np.array([len(t.split()) for t in data.texts])
+    lengths = np.array([word_count(t) for t in data.texts])  # as the suite's short set counts
 
     def row(what: str, mask: np.ndarray) -> dict:
         n = int(mask.sum())

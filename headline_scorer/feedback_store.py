@@ -29,12 +29,21 @@ PostgreSQL gets the same care: one transaction per record, a connection per oper
 database restart costs the requests made while it is down a 503, and nothing else: the next
 operation connects again, with no restart of the service), and every failure to connect or
 write rolled back and raised as :class:`FeedbackUnavailable`.
+
+Who sent a judgment is stored as a pseudonym, never as an address: ``client_id`` is
+:func:`client_pseudonym` of the client's address, an HMAC-SHA256 under a key that is either
+HEADLINE_CLIENT_ID_KEY or, unset, one the database made for itself (so every replica sharing it
+gives one client the same id). The same client keeps one id, which is all the training cap on
+one client's flood needs; the address cannot be read back without the key.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import math
+import re
 import sqlite3
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
@@ -57,14 +66,44 @@ COLUMNS = ("id", "created_at", "headline", "label", "note", "model_version", "mo
 EXPORT_PAGE = 1000
 
 
+# A stored client id: "c-" and 16 hex digits of a keyed hash of the client's address.
+_PSEUDONYM = re.compile(r"c-[0-9a-f]{16}")
+
+
+def client_pseudonym(key: str, address: str) -> str:
+    """The id stored for a client at ``address``: "c-" and the first 16 hex digits of
+    HMAC-SHA256(``key``, ``address``). The same address gives the same id under one key; without
+    the key the id cannot be turned back into the address."""
+    return "c-" + hmac.new(key.encode(), address.encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def _stored_key(execute: Callable[..., object]) -> str:
+    """The pseudonym key the database made for itself (migration 3)."""
+    return execute("SELECT key FROM client_id_key WHERE id = 1").fetchone()[0]
+
+
+def _pseudonymise_stored(execute: Callable[..., object], mark: str, key: str | None) -> None:
+    """Replace every stored client id that is not yet a pseudonym (an address, as schema
+    version 2 stored it) by its pseudonym, under ``key`` or else the database's own."""
+    key = key or _stored_key(execute)
+    stored = [row[0] for row in execute("SELECT DISTINCT client_id FROM feedback "
+                                        "WHERE client_id IS NOT NULL").fetchall()]
+    for old in stored:
+        if not _PSEUDONYM.fullmatch(old):
+            execute(f"UPDATE feedback SET client_id = {mark} WHERE client_id = {mark}",
+                    (client_pseudonym(key, old), old))
+
+
 @dataclass(frozen=True)
 class Migration:
-    """One step of the schema, as statements for each backend."""
+    """One step of the schema, as statements for each backend, and optionally a rewrite of
+    the stored rows run after them: ``rewrite(execute, mark, client_key)``."""
 
     version: int
     description: str
     sqlite: tuple[str, ...]
     postgres: tuple[str, ...]
+    rewrite: Callable[[Callable[..., object], str, str | None], None] | None = None
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -98,6 +137,20 @@ MIGRATIONS: tuple[Migration, ...] = (
         "ALTER TABLE feedback ADD COLUMN IF NOT EXISTS client_id TEXT",
         "ALTER TABLE feedback ADD COLUMN IF NOT EXISTS request_id TEXT",
     )),
+    # Client ids become keyed pseudonyms of the address (personal data is not kept): the
+    # database makes its own random key, used where HEADLINE_CLIENT_ID_KEY is not set, and the
+    # addresses stored under version 2 are replaced by their pseudonyms.
+    Migration(3, "client ids are pseudonyms, not addresses", sqlite=(
+        "CREATE TABLE IF NOT EXISTS client_id_key (id INTEGER PRIMARY KEY CHECK (id = 1), "
+        "key TEXT NOT NULL)",
+        "INSERT OR IGNORE INTO client_id_key (id, key) VALUES (1, lower(hex(randomblob(32))))",
+    ), postgres=(
+        "CREATE TABLE IF NOT EXISTS client_id_key (id INTEGER PRIMARY KEY CHECK (id = 1), "
+        "key TEXT NOT NULL)",
+        "INSERT INTO client_id_key (id, key) VALUES "
+        "(1, replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '')) "
+        "ON CONFLICT (id) DO NOTHING",
+    ), rewrite=_pseudonymise_stored),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 _MIGRATIONS_TABLE = """
@@ -133,7 +186,7 @@ class FeedbackRecord:
     model_version: str
     model_score: float
     model_label: str
-    client_id: str | None = None  # who sent it (the service stores the client's address)
+    client_id: str | None = None  # who sent it: the service stores a pseudonym of the address
     request_id: str | None = None  # the X-Request-ID of the request that stored it
 
     def as_dict(self) -> dict:
@@ -144,16 +197,20 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _apply_pending(execute: Callable[..., object], applied: int, backend: str, mark: str) -> None:
+def _apply_pending(execute: Callable[..., object], applied: int, backend: str, mark: str,
+                   client_key: str | None = None) -> None:
     """Run every migration after version ``applied`` through ``execute`` (a connection's, inside
     the caller's transaction) and record each in schema_migrations; ``backend`` names the
-    migration's statements ("sqlite" or "postgres"), ``mark`` the driver's parameter marker."""
+    migration's statements ("sqlite" or "postgres"), ``mark`` the driver's parameter marker,
+    ``client_key`` the configured pseudonym key (None: the database's own)."""
     record = ("INSERT INTO schema_migrations (version, description, applied_at) "
               f"VALUES ({mark}, {mark}, {mark})")
     for migration in MIGRATIONS:
         if migration.version > applied:
             for statement in getattr(migration, backend):
                 execute(statement)
+            if migration.rewrite is not None:
+                migration.rewrite(execute, mark, client_key)
             execute(record, (migration.version, migration.description, utc_now()))
 
 
@@ -161,19 +218,23 @@ class FeedbackStore(ABC):
     """The editors' judgments, in whichever database holds them.
 
     ``where`` names the database for people (a file, or a server and database name; never a
-    password).
+    password). ``client_key`` is the key of the client pseudonyms (HEADLINE_CLIENT_ID_KEY);
+    None uses the key the database made for itself.
     """
 
     where: str
+    client_key: str | None
 
     @abstractmethod
     def add(self, headline: str, label: str, note: str | None, model_version: str,
             model_score: float, model_label: str, client_id: str | None = None,
-            request_id: str | None = None) -> FeedbackRecord:
+            request_id: str | None = None, client_address: str | None = None) -> FeedbackRecord:
         """Store one judgment in its own transaction; the stored record, with its id.
 
-        ``client_id`` names who sent it and ``request_id`` the request that did (both
-        optional: a tool that writes records itself may know neither).
+        ``client_address`` is the sender's address: what is stored is its pseudonym
+        (:func:`client_pseudonym`), never the address. ``client_id`` is stored as given, for a
+        tool that writes records itself and names its own clients. ``request_id`` is the
+        request that sent it. All three are optional.
         """
 
     @abstractmethod
@@ -204,15 +265,17 @@ def _check_labels(label: str, model_label: str) -> None:
         raise ValueError(f"labels must be one of {LABELS}, got {label!r} and {model_label!r}")
 
 
-def open_feedback_store(path: Path, url: str | None = None, busy_ms: int = 5000) -> FeedbackStore:
+def open_feedback_store(path: Path, url: str | None = None, busy_ms: int = 5000,
+                        client_key: str | None = None) -> FeedbackStore:
     """The PostgreSQL store of ``url`` when one is given, else the SQLite file at ``path``.
 
     ``busy_ms`` is how long a write may wait for a lock (SQLite) or a statement may take
     (PostgreSQL) before the operation gives up with :class:`FeedbackUnavailable`.
+    ``client_key`` is the key of the client pseudonyms (None: the database's own).
     """
     if url:
-        return PostgresFeedbackStore(url, busy_ms)
-    return SqliteFeedbackStore(path, busy_ms)
+        return PostgresFeedbackStore(url, busy_ms, client_key)
+    return SqliteFeedbackStore(path, busy_ms, client_key)
 
 
 class SqliteFeedbackStore(FeedbackStore):
@@ -222,10 +285,11 @@ class SqliteFeedbackStore(FeedbackStore):
     worker's write, or a backup) before it gives up with :class:`FeedbackUnavailable`.
     """
 
-    def __init__(self, path: Path, busy_ms: int = 5000):
+    def __init__(self, path: Path, busy_ms: int = 5000, client_key: str | None = None):
         self.path = Path(path)
         self.where = str(self.path)
         self.busy_ms = busy_ms
+        self.client_key = client_key
         self._schema_ready = False
 
     # ---------------------------------------------------------------------- connections
@@ -258,6 +322,9 @@ class SqliteFeedbackStore(FeedbackStore):
         connection = sqlite3.connect(self.path, timeout=self.busy_ms / 1000, isolation_level=None)
         try:
             connection.execute("PRAGMA synchronous = FULL")
+            # Whatever a write replaces or deletes (an address a migration turns into its
+            # pseudonym) is overwritten in the file, not left in free space.
+            connection.execute("PRAGMA secure_delete = ON")
         except BaseException:
             connection.close()
             raise
@@ -279,7 +346,8 @@ class SqliteFeedbackStore(FeedbackStore):
             connection.execute("BEGIN IMMEDIATE")
             try:
                 connection.execute(_MIGRATIONS_TABLE)
-                _apply_pending(connection.execute, self._applied(connection), "sqlite", "?")
+                _apply_pending(connection.execute, self._applied(connection), "sqlite", "?",
+                               self.client_key)
                 connection.execute("COMMIT")
             except BaseException:
                 connection.execute("ROLLBACK")
@@ -313,11 +381,9 @@ class SqliteFeedbackStore(FeedbackStore):
 
     def add(self, headline: str, label: str, note: str | None, model_version: str,
             model_score: float, model_label: str, client_id: str | None = None,
-            request_id: str | None = None) -> FeedbackRecord:
+            request_id: str | None = None, client_address: str | None = None) -> FeedbackRecord:
         _check_labels(label, model_label)
         created_at = utc_now()
-        values = (created_at, headline, label, note, model_version, float(model_score), model_label,
-                  client_id, request_id)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with closing(self._open()) as connection:
@@ -326,6 +392,11 @@ class SqliteFeedbackStore(FeedbackStore):
                 # cannot fail half-way for want of it.
                 connection.execute("BEGIN IMMEDIATE")
                 try:
+                    if client_address is not None:
+                        client_id = client_pseudonym(
+                            self.client_key or _stored_key(connection.execute), client_address)
+                    values = (created_at, headline, label, note, model_version, float(model_score),
+                              model_label, client_id, request_id)
                     cursor = connection.execute(
                         f"INSERT INTO feedback ({', '.join(COLUMNS[1:])}) "
                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", values)
@@ -373,9 +444,10 @@ class PostgresFeedbackStore(FeedbackStore):
     rolls back leaves a gap.
     """
 
-    def __init__(self, url: str, busy_ms: int = 5000):
+    def __init__(self, url: str, busy_ms: int = 5000, client_key: str | None = None):
         self.url = url
         self.busy_ms = busy_ms
+        self.client_key = client_key
         self._schema_ready = False
         # For log lines: where the database is, never the password.
         parts = conninfo_to_dict(url)
@@ -421,17 +493,20 @@ class PostgresFeedbackStore(FeedbackStore):
             connection.execute(_MIGRATIONS_TABLE)
             applied = connection.execute(
                 "SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
-            _apply_pending(connection.execute, applied, "postgres", "%s")
+            _apply_pending(connection.execute, applied, "postgres", "%s", self.client_key)
         self._schema_ready = True
 
     def add(self, headline: str, label: str, note: str | None, model_version: str,
             model_score: float, model_label: str, client_id: str | None = None,
-            request_id: str | None = None) -> FeedbackRecord:
+            request_id: str | None = None, client_address: str | None = None) -> FeedbackRecord:
         _check_labels(label, model_label)
         created_at = utc_now()
-        values = (created_at, headline, label, note, model_version, float(model_score), model_label,
-                  client_id, request_id)
         with self._transaction("store the feedback; nothing was stored") as connection:
+            if client_address is not None:
+                client_id = client_pseudonym(self.client_key or _stored_key(connection.execute),
+                                             client_address)
+            values = (created_at, headline, label, note, model_version, float(model_score),
+                      model_label, client_id, request_id)
             record_id = connection.execute(
                 f"INSERT INTO feedback ({', '.join(COLUMNS[1:])}) "
                 "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",

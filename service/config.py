@@ -110,6 +110,11 @@ class Settings:
     # Bearer token POST /v1/feedback needs, for deployments where only known tools may write
     # feedback; None (unset or blank) leaves it open to any client, within the rate limits.
     feedback_token: str | None = None
+    # Key of the pseudonyms stored as each judgment's client_id instead of the client's
+    # address (HMAC-SHA256). None: the key the feedback database made for itself, which every
+    # replica sharing the database reads; a key set here stays out of the database, so a copy
+    # of the database alone cannot be searched for an address.
+    client_id_key: str | None = None
     # Limits on POST /v1/feedback per client address, in Flask-Limiter's notation
     # ("30/minute;500/day"; "" for none): a few editors' judgments a minute pass, a script
     # flooding the training data does not.
@@ -133,6 +138,8 @@ class Settings:
             object.__setattr__(self, "admin_token", None)
         if self.feedback_token is not None and not self.feedback_token.strip():
             object.__setattr__(self, "feedback_token", None)
+        if self.client_id_key is not None and not self.client_id_key.strip():
+            object.__setattr__(self, "client_id_key", None)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -155,6 +162,7 @@ class Settings:
             feedback_url=_feedback_url(paths.feedback_url),
             admin_token=os.environ.get("HEADLINE_ADMIN_TOKEN", "").strip() or None,
             feedback_token=os.environ.get("HEADLINE_FEEDBACK_TOKEN", "").strip() or None,
+            client_id_key=os.environ.get("HEADLINE_CLIENT_ID_KEY", "").strip() or None,
             feedback_rate_limit=_rate_limit(os.environ.get("HEADLINE_FEEDBACK_RATE_LIMIT",
                                                            cls.feedback_rate_limit)),
             rate_limit_storage=os.environ.get("HEADLINE_RATE_LIMIT_STORAGE", "").strip()

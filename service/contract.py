@@ -338,8 +338,10 @@ class FeedbackRecord(TypedDict):
     model_score: Annotated[float, Field(ge=0, le=1, description="That model's score for the headline.")]
     model_label: Annotated[Label, Field(description="That model's label for the headline.")]
     client_id: Annotated[str | None, Field(description=(
-        "Who sent it: the client's address (the proxy's X-Forwarded-For entry behind "
-        "TRUSTED_PROXIES); null for records stored before it was kept."))]
+        "Who sent it: \"c-\" and 16 hex digits of a keyed hash (HMAC-SHA256) of the "
+        "client's address (the proxy's X-Forwarded-For entry behind TRUSTED_PROXIES), the "
+        "same for every judgment of one client; the address itself is not stored. Null for "
+        "records stored before it was kept."))]
     request_id: Annotated[str | None, Field(description=(
         "The X-Request-ID of the request that stored it, to find its log lines; null for "
         "records stored before it was kept."))]

@@ -81,7 +81,8 @@ def _install_store(state: BlueprintSetupState) -> None:
     app: Flask = state.app
     settings: Settings = app.config["SETTINGS"]
     app.extensions[STORE_KEY] = open_feedback_store(settings.feedback_db, settings.feedback_url,
-                                                    settings.feedback_busy_ms)
+                                                    settings.feedback_busy_ms,
+                                                    settings.client_id_key)
 
 
 def _feedback_refusal() -> Response | None:
@@ -119,7 +120,8 @@ def _unavailable(exc: FeedbackUnavailable) -> Response:
 @operation(operation_id="addFeedback", tag="feedback",
            summary="Tell the model it is wrong (or right) about a headline",
            description="Stores the judgment with the UTC time, the served model's version, and that "
-                       "model's score and label for the headline, the client's address (client_id) "
+                       "model's score and label for the headline, a pseudonym of the client's address "
+                       "(client_id: the same client, the same id; never the address) "
                        "and the request's X-Request-ID (request_id).",
            body=FeedbackRequest, replies={201: Reply("Stored; the record, with its id.", FeedbackRecord),
                                           401: FEEDBACK_UNAUTHORIZED_REPLY, 429: RATE_LIMITED_REPLY,
@@ -134,9 +136,10 @@ def add_feedback() -> Response:
     model = current_model()
     scored = model.scorer.score_text(body.headline, explain=False)
     g.headlines = 1
-    # The client is the key its rate limit counts (service.rate_limit): its address.
+    # The client is the one its rate limit counts (service.rate_limit): its address, stored
+    # only as a keyed pseudonym.
     record = feedback_store().add(body.headline, body.label, body.note, model.version, scored.score,
-                                  scored.label, client_id=request.remote_addr,
+                                  scored.label, client_address=request.remote_addr,
                                   request_id=g.request_id)
     response = jsonify(record.as_dict())
     response.status_code = 201

@@ -283,6 +283,7 @@ def lower_with_bounds(text: str) -> str:
 NAME_TOKEN = "xxname"
 # A run of letters: what masking looks at ("Trump's" -> "xxname's"; "Trumpcare" stays itself).
 _LETTERS = re.compile(r"[^\W\d_]+")
+_LETTER_RUNS = re.compile(r"([^\W\d_]+)")  # the same runs, kept by re.split
 
 
 def learn_names(texts: Iterable[str], min_count: int = 3, min_share: float = 0.9) -> frozenset[str]:
@@ -325,12 +326,13 @@ class NameMask:
         self.names = frozenset(names)
         self.bounds = bounds
 
-    def _mask(self, match: re.Match[str]) -> str:
-        word = match.group(0)
-        return NAME_TOKEN if word in self.names else word
-
     def __call__(self, text: str) -> str:
-        masked = _LETTERS.sub(self._mask, text.lower())
+        # Split around the runs of letters (odd places) and swap the names among them: one
+        # list comprehension, not a Python call per word (masking is a sixth of scoring).
+        parts = _LETTER_RUNS.split(text.lower())
+        names = self.names
+        parts[1::2] = [NAME_TOKEN if word in names else word for word in parts[1::2]]
+        masked = "".join(parts)
         return f"{HEADLINE_START} {masked} {HEADLINE_END}" if self.bounds else masked
 
     def __eq__(self, other: object) -> bool:

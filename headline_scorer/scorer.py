@@ -205,6 +205,10 @@ class _TfidfPart:
         else:
             self.prepare_key = (bool(vectorizer.lowercase), vectorizer.strip_accents)
         self.plain_lowercase = not vectorizer.strip_accents and vectorizer.preprocessor is None
+        # Whether the preprocessed text's words are the headline's whitespace tokens one for
+        # one: str.lower() never makes or removes whitespace, and a NameMask (without bounds,
+        # as on any char part) rewrites each run of letters by itself into one word.
+        self.tokens_align = self.plain_lowercase or (masks_names and self.char)
         self.min_n, self.max_n = (int(n) for n in vectorizer.ngram_range)
         if not 1 <= self.min_n <= self.max_n:
             raise _unsupported(name, f"ngram_range {vectorizer.ngram_range!r}")
@@ -708,8 +712,7 @@ class HeadlineScorer:
         words = measure.words
         if words is None:
             return None
-        if part.plain_lowercase:
-            # str.lower() never makes or removes whitespace, so words and tokens align.
+        if part.tokens_align:
             return words if len(words) == len(tokens) else None
         per_token = [[part.word(w) for w in part.preprocess(token).split()] for token in tokens]
         if [w for token_words in per_token for w in token_words] != words:

@@ -23,7 +23,7 @@ _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 def words_in_caps(text: str) -> list[str]:
     """Letters-only words of two or more letters written entirely in capitals, in order."""
     return [word for word in _WORD.findall(text)
-            if word.isupper() and sum(ch.isalpha() for ch in word) >= 2]
+            if word.isupper() and sum(map(str.isalpha, word)) >= 2]
 
 
 def is_all_caps_text(text: str) -> bool:
@@ -333,7 +333,12 @@ class NameMask:
         names = self.names
         parts[1::2] = [NAME_TOKEN if word in names else word for word in parts[1::2]]
         masked = "".join(parts)
-        return f"{HEADLINE_START} {masked} {HEADLINE_END}" if self.bounds else masked
+        return self.with_bounds(masked) if self.bounds else masked
+
+    @staticmethod
+    def with_bounds(masked: str) -> str:
+        """A text masked without bounds, as the same mask with bounds writes it."""
+        return f"{HEADLINE_START} {masked} {HEADLINE_END}"
 
     def __eq__(self, other: object) -> bool:
         return (isinstance(other, NameMask) and other.bounds == self.bounds

@@ -626,6 +626,16 @@ class HeadlineScorer:
         self._preparers: dict[tuple[object, ...], Callable[[str], str]] = {}
         for part in self.tfidf_parts:
             self._preparers.setdefault(part.prepare_key, part.preprocess)
+        # A name mask with start and end markers (the word part's) is the same mask without
+        # them (the char part's) with the markers added: where both are used, mask once.
+        self._bounded: dict[tuple[object, ...], tuple[object, ...]] = {}
+        for key in list(self._preparers):
+            mask = key[1] if key[0] == "names" else None
+            if isinstance(mask, NameMask) and mask.bounds:
+                inner = ("names", NameMask(mask.names))
+                if inner in self._preparers:
+                    self._bounded[key] = inner
+                    del self._preparers[key]
         # The word vocabulary's single words are the words headlines use most: work out
         # their character n-grams now, once (before a server forks its workers).
         for char_part in (p for p in self.tfidf_parts if p.char):
@@ -647,6 +657,8 @@ class HeadlineScorer:
 
     def _measure(self, text: str) -> tuple[float, list[_Measure], list[list[float]]]:
         docs = {key: prepare(text) for key, prepare in self._preparers.items()}
+        for key, inner in self._bounded.items():
+            docs[key] = NameMask.with_bounds(docs[inner])
         z = self.intercept
         tfidf = []
         for part in self.tfidf_parts:
@@ -749,6 +761,8 @@ class HeadlineScorer:
             return np.concatenate([self.logits(texts[start:start + MATRIX_SLICE])
                                    for start in range(0, len(texts), MATRIX_SLICE)])
         docs = {key: [prepare(text) for text in texts] for key, prepare in self._preparers.items()}
+        for key, inner in self._bounded.items():
+            docs[key] = [NameMask.with_bounds(doc) for doc in docs[inner]]
         z = np.full(len(texts), self.intercept)
         alone = np.zeros(len(texts), dtype=bool)
         # The same additions in the same order as _measure: intercept, parts, style.

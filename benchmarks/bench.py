@@ -13,12 +13,12 @@ machine in the same state (it may be noisy; the ratios hold better than the abso
   and decoding plus the normalisation any check of the limits needs; and encoding the answer;
 - over HTTP, through gunicorn with the service's own settings and default workers, for the
   service (``service:create_app()``) and for the naive baseline (``benchmarks/naive_app.py``):
-  time from process start to the first 200, resident memory per worker (shared and private,
-  from ``/proc/<pid>/smaps_rollup``), p50 / p99 latency and requests/s of one-headline
-  requests at 1, 8 and 32 concurrent clients, and headlines/s of batch requests of 100 and
-  1,000 headlines. The load generator is ``wrk`` (Debian package ``wrk``) with a Lua script
-  that sends real headlines in turn; everything is on the loopback interface, each run lasts
-  ``--duration`` seconds;
+  time from process start to the first 200 (the median of three starts), resident memory per
+  worker (shared and private, from ``/proc/<pid>/smaps_rollup``), p50 / p99 latency and
+  requests/s of one-headline requests at 1, 8 and 32 concurrent clients, and headlines/s of
+  batch requests of 100 and 1,000 headlines. The load generator is ``wrk`` (Debian package
+  ``wrk``) with a Lua script that sends real headlines in turn; everything is on the loopback
+  interface, each run lasts ``--duration`` seconds;
 - keep-alive: one headline from 8 wrk clients that reuse their connections, against gunicorn's
   sync workers, its gthread workers (THREADS=4) and nginx (deploy/nginx/headline-scorer.conf)
   in front of sync workers: requests/s, p50 / p99, and whether a connection is reused.
@@ -75,6 +75,7 @@ APPS = {
 SINGLE_CLIENTS = (1, 8, 32)
 BATCH_SIZES = (100, 1000)
 START_TIMEOUT_S = 60.0
+START_SAMPLES = 3  # gunicorn starts timed per app; their median is the start-up figure
 SEED = 7
 
 
@@ -458,11 +459,22 @@ def measure_http(name: str, model_dir: Path, headlines: list[str], duration: flo
         ])
         for size in BATCH_SIZES
     }
+    # One start is one sample of a figure that moves by a second on this shared machine: the
+    # figure is the median of START_SAMPLES starts, the last of them the server measured below.
+    starts = []
+    for _ in range(START_SAMPLES - 1):
+        probe = Server(name, model_dir, work_dir)
+        try:
+            starts.append(probe.wait_first_200({"headline": headlines[0]}))
+        finally:
+            probe.stop()
     server = Server(name, model_dir, work_dir)
     try:
         app, config = APPS[name]
         result: dict[str, Any] = {"app": app, "gunicorn_config": str(config.relative_to(ROOT))}
-        result["first_200_s"] = server.wait_first_200({"headline": headlines[0]})
+        starts.append(server.wait_first_200({"headline": headlines[0]}))
+        result["first_200_s"] = statistics.median(starts)
+        result["first_200_samples_s"] = starts
         time.sleep(0.5)  # let every worker finish booting before looking at their memory
         result["memory_at_start"] = server.memory()
         workers = len(result["memory_at_start"]["workers"])
@@ -605,7 +617,8 @@ def targets(results: dict[str, Any]) -> list[Target]:
                min(w["Shared"] / w["Rss"] for w in workers), 0.5, "share", True,
                "smallest worker Shared / Rss after the load"),
         Target("time from process start to first 200 <= 3 s",
-               service["first_200_s"], 3, "s", False, "POST /v1/score polled every 5 ms"),
+               service["first_200_s"], 3, "s", False,
+               f"POST /v1/score polled every 5 ms; median of {START_SAMPLES} starts"),
     ]
     return found
 

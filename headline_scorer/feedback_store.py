@@ -237,6 +237,15 @@ class FeedbackStore(ABC):
         request that sent it. All three are optional.
         """
 
+    def _sender(self, execute: Callable[..., object], client_id: str | None,
+                client_address: str | None) -> str | None:
+        """The client id to store: the pseudonym of ``client_address`` when given (under the
+        configured key, else the database's own, read through ``execute`` inside the write's
+        transaction), otherwise ``client_id`` as given."""
+        if client_address is None:
+            return client_id
+        return client_pseudonym(self.client_key or _stored_key(execute), client_address)
+
     @abstractmethod
     def count(self) -> int:
         """How many records are stored."""
@@ -392,11 +401,9 @@ class SqliteFeedbackStore(FeedbackStore):
                 # cannot fail half-way for want of it.
                 connection.execute("BEGIN IMMEDIATE")
                 try:
-                    if client_address is not None:
-                        client_id = client_pseudonym(
-                            self.client_key or _stored_key(connection.execute), client_address)
                     values = (created_at, headline, label, note, model_version, float(model_score),
-                              model_label, client_id, request_id)
+                              model_label, self._sender(connection.execute, client_id,
+                                                        client_address), request_id)
                     cursor = connection.execute(
                         f"INSERT INTO feedback ({', '.join(COLUMNS[1:])}) "
                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", values)
@@ -502,11 +509,9 @@ class PostgresFeedbackStore(FeedbackStore):
         _check_labels(label, model_label)
         created_at = utc_now()
         with self._transaction("store the feedback; nothing was stored") as connection:
-            if client_address is not None:
-                client_id = client_pseudonym(self.client_key or _stored_key(connection.execute),
-                                             client_address)
             values = (created_at, headline, label, note, model_version, float(model_score),
-                      model_label, client_id, request_id)
+                      model_label, self._sender(connection.execute, client_id, client_address),
+                      request_id)
             record_id = connection.execute(
                 f"INSERT INTO feedback ({', '.join(COLUMNS[1:])}) "
                 "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",

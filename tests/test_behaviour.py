@@ -5,6 +5,7 @@ from the train halves only, the device features, and the report of ``make behavi
 from __future__ import annotations
 
 import json
+import pickle
 from dataclasses import replace
 from pathlib import Path
 
@@ -173,6 +174,40 @@ def test_device_features_read_labels_runs_and_tabloid_verbs() -> None:
     assert devices.features_one("this is why the vote failed")[3] == 2.0  # casing is no device
     matrix = devices.transform(["WATCH - cat", "Vote fails"])
     assert matrix.shape == (2, 4) and matrix[0, 0] == 1.0
+
+
+
+def test_figurative_only_skips_literal_uses_of_a_tabloid_verb() -> None:
+    verbs = ("slams", "slammed", "blasts", "rips", "destroys", "destroyed", "lashes out at")
+    every = DeviceFeatures(tabloid_verbs=verbs).fit(["a vote"])
+    figurative = DeviceFeatures(tabloid_verbs=verbs, figurative_only=True).fit(["a vote"])
+    literal = ["Fire destroys a Social Security building in Brasilia",  # physical subject
+               "7 Blasts Around Baghdad Kill at Least 24",  # a count: a noun
+               "Bomb blasts in Pakistan kill fifty",
+               "25 killed as explosion rips through a karaoke bar",  # a particle of motion
+               "Home destroyed by fire in Geneva",  # the passive's agent is physical
+               "Destroyed school to be rebuilt",  # no subject
+               "World leaders respond to London blasts",  # a present form, nothing after it
+               "Tornado slams northwest Arkansas, killing three"]
+    aimed = ["Senate slams budget in 52-48 vote",
+             "Trump slams 'sick people' over Russia intel",  # a quoted target
+             "Trump slammed for attack on civil rights campaigner",  # a figurative passive
+             "Plan slammed in new report",
+             "Obama lashes out at Republicans",
+             "A.M.A. Blasts Government-Sponsored Health Plan"]
+    for headline in literal:
+        assert every.features_one(headline)[2] == 1.0, headline
+        assert figurative.features_one(headline)[2] == 0.0, headline
+    for headline in aimed:
+        assert figurative.features_one(headline)[2] == 1.0, headline
+    assert figurative.features_one("Senator slams aides after blasts in Kabul")[2] == 1.0
+
+
+def test_a_pickled_device_part_without_the_guard_counts_every_match() -> None:
+    devices = DeviceFeatures(tabloid_verbs=("destroys",)).fit(["a vote"])
+    del devices.__dict__["figurative_only"]  # as pickled before the parameter existed
+    restored = pickle.loads(pickle.dumps(devices))
+    assert restored.features_one("Fire destroys homes")[2] == 1.0
 
 
 def test_run_suite_measures_every_family_and_set() -> None:
@@ -362,3 +397,19 @@ def test_second_stage_weighs_every_family_alike(fixture_data: Path) -> None:
             for name, p in (("many", many), ("few", few))}
     assert gain["few"] > 0.5
     assert gain["many"] == pytest.approx(gain["few"], rel=1e-3)
+
+
+def test_hype_words_column_can_leave_out_the_held_out_devices_words() -> None:
+    behaviour = load_behaviour()
+    left_out = behaviour.held_out_only_words()
+    assert {"stunning", "bombshell", "obliterates"} <= left_out  # held-out prefix and verb
+    assert not left_out & {"shocking", "breaking", "slams"}  # train-half words stay known
+    full = PhrasingFeatures().fit(["a vote"])
+    blind = PhrasingFeatures(hype_words_left_out=tuple(left_out)).fit(["a vote"])
+    hype = PHRASING_FEATURES.index("hype words")
+    assert full.features_one("STUNNING: vote fails")[hype] == 1.0
+    assert blind.features_one("STUNNING: vote fails")[hype] == 0.0
+    assert blind.features_one("SHOCKING: vote fails")[hype] == 1.0
+    old = PhrasingFeatures()  # as pickled before the parameter existed: never fitted with it
+    del old.__dict__["hype_words_left_out"]
+    assert pickle.loads(pickle.dumps(old)).features_one("STUNNING: vote fails")[hype] == 1.0

@@ -71,6 +71,19 @@ class Behaviour:
     def half(self, family: str, half: str) -> tuple:
         return getattr(self.families[family], half)
 
+    def held_out_only_words(self) -> frozenset[str]:
+        """Lower-case words of the template and verb families' held-out halves that no train
+        half holds ("stunning" of "STUNNING: {h}"): what a named feature's lexicon must not
+        know, or the suite would measure a device the model was given."""
+        def words(half: str) -> set[str]:
+            found: set[str] = set()
+            for family in self.families.values():
+                if family.kind in ("template", "verb"):
+                    for entry in getattr(family, half):
+                        found.update(_ORDINARY_WORD.findall(str(entry).replace("{h}", " ").lower()))
+            return found
+        return frozenset(words("held_out") - words("train"))
+
 
 def load_behaviour(path: Path = BEHAVIOUR_PATH) -> Behaviour:
     """Read and check the suite file; a family with overlapping halves is an error."""

@@ -63,8 +63,10 @@ class ModelConfig:
     use_phrasing: bool = False
     phrasing_scale: float = 1.0
     phrasing_lengths: bool = True
+    hype_words_without_held_out: bool = False
     use_devices: bool = False
     device_scale: float = 1.0
+    device_figurative_only: bool = False
     augment_families: list[str] = field(default_factory=list)
     augment_bases: int = 0
     augment_weight: float = 0.0
@@ -134,10 +136,14 @@ def build_pipeline(config: ModelConfig) -> Pipeline:
     if config.use_style:
         parts.append(("style", StyleFeatures(scale=config.style_scale)))
     if config.use_phrasing:
+        left_out = (tuple(sorted(load_behaviour().held_out_only_words()))
+                    if config.hype_words_without_held_out else ())
         parts.append(("phrasing", PhrasingFeatures(scale=config.phrasing_scale,
-                                                     lengths=config.phrasing_lengths)))
+                                                     lengths=config.phrasing_lengths,
+                                                     hype_words_left_out=left_out)))
     if config.use_devices:
-        parts.append(("devices", device_features(config.device_scale)))
+        parts.append(("devices", device_features(config.device_scale,
+                                                   config.device_figurative_only)))
     if not parts:
         raise ValueError("the model needs at least one of word, char, style or phrasing features")
     classifier = LogisticRegression(C=config.C, max_iter=3000, solver=config.solver,
@@ -145,13 +151,15 @@ def build_pipeline(config: ModelConfig) -> Pipeline:
     return Pipeline([("features", FeatureUnion(parts)), ("clf", classifier)])
 
 
-def device_features(scale: float = 1.0) -> DeviceFeatures:
+def device_features(scale: float = 1.0, figurative_only: bool = False) -> DeviceFeatures:
     """The model's (unfitted) device features. Their tabloid verbs are only the training half
     of that family: the behavioural suite measures with the other half, which the model must
-    never be given."""
+    never be given. With ``figurative_only`` a literal use ("Fire destroys homes") is not
+    counted as a tabloid verb."""
     verbs = load_behaviour().half("tabloid_verb", "train")
     return DeviceFeatures(scale=scale,
-                          tabloid_verbs=tuple(form for entry in verbs for form in entry.split("|")))
+                          tabloid_verbs=tuple(form for entry in verbs for form in entry.split("|")),
+                          figurative_only=figurative_only)
 
 
 def soft_targets(data: LabelledSet, config: ModelConfig) -> np.ndarray | None:

@@ -98,4 +98,10 @@ def test_device_agreement_counts_the_posts_each_device_column_fires_on() -> None
     assert rows["device: exclamation run"]["clickbait_share"] is None
     assert rows["device: forward reference"]["n"] == 1
     assert rows["4-5 words"]["n"] == 2 and rows["4-5 words"]["clickbait_share"] == 0.5
+    literal = LabelledSet("graded", ["Storm slams the coast", "Mayor slams council"],
+                          np.array([0, 0]), np.array([0.1, 0.1]), graded=True)
+    counted = {r["rows"]: r["n"] for r in limits.device_agreement(literal)}
+    skipped = {r["rows"]: r["n"] for r in limits.device_agreement(
+        literal, limits.ModelConfig(device_figurative_only=True))}
+    assert (counted["device: tabloid verb"], skipped["device: tabloid verb"]) == (2, 1)
     assert rows["6-9 words"]["n"] == 1 and rows["10+ words"]["n"] == 1

@@ -134,12 +134,13 @@ def calibration_sweep(parts: list[Part], config: ModelConfig, folds: int,
 LENGTH_BANDS = ((1, 3), (4, 5), (6, 9), (10, 10**6))
 
 
-def device_agreement(data: LabelledSet) -> list[dict]:
+def device_agreement(data: LabelledSet, config: ModelConfig | None = None) -> list[dict]:
     """Rows of ``data`` (a graded dataset's training part) where each device column fires, and
     its rows by length in words: count, share labelled clickbait, mean judgment (with every
-    row first, for comparison). The device lexicon is the one the model is given (the train
-    half of the tabloid verbs)."""
-    devices = device_features()
+    row first, for comparison). The device columns are the ones ``config`` gives the model
+    (the train half of the tabloid verbs, literal uses skipped if it says so)."""
+    config = config or ModelConfig()
+    devices = device_features(figurative_only=config.device_figurative_only)
     columns = devices.fit(data.texts).transform(data.texts)
     lengths = np.array([word_count(t) for t in data.texts])  # as the suite's short set counts
 
@@ -241,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
                         "weight_frontier": {}, "device_agreement": {}}
         for p in parts:
             if p.train.graded:
-                result["device_agreement"][p.train.name] = device_agreement(p.train)
+                result["device_agreement"][p.train.name] = device_agreement(p.train, config)
             if p.test is not None and p.train.graded:
                 print(f"learning curve of {p.train.name}", flush=True)
                 result["learning_curves"][p.train.name] = learning_curve(

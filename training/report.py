@@ -188,10 +188,16 @@ def _model_description(hyper: dict) -> str:
         named.append("style features (shouted ALL-CAPS words, exclamation marks, question marks)")
     if hyper.get("use_phrasing"):
         named.append("phrasing features (length, numbers, addressing the reader, teaser "
-                     "openings and endings, quote marks, hype words, a 'LABEL:' prefix)")
+                     "openings and endings, quote marks, hype words, a 'LABEL:' prefix)"
+                     + (" whose hype-word list leaves out the words only the behavioural "
+                        "suite's held-out devices hold" if hyper.get("hype_words_without_held_out")
+                        else ""))
     if hyper.get("use_devices"):
         named.append("device features (a shouted label prefix, an exclamation run, tabloid "
-                     "verbs, forward-reference words)")
+                     "verbs, forward-reference words)"
+                     + (", a tabloid verb counted only where it can be a verb of speech aimed "
+                        "at someone (not 'Fire destroys homes' or '7 blasts in Baghdad')"
+                        if hyper.get("device_figurative_only") else ""))
     text = ("A scikit-learn Pipeline: " + " and ".join(parts) + ", TF-IDF"
             + (" (names masked: every word that training headlines in sentence case write "
                "with a capital, such as a person, place or club, reads as one token "

@@ -246,15 +246,14 @@ class DeviceFeatures(StyleFeatures):
                 or self.shouted_words(label.group(1))):
             hype_label = 1.0
         run = 1.0 if text.count("!") >= 2 else 0.0
+        lower = text.lower()
         verbs = 0.0
         if self.tabloid_pattern_ is not None:
-            lower = text.lower()
             found = self.tabloid_pattern_.finditer(lower)
             if self.figurative_only:
                 found = (m for m in found if not literal_verb_use(lower, m.start(), m.end()))
             verbs = float(min(sum(1 for _ in found), 2))
-        forward = float(min(sum(w in _FORWARD_WORDS for w in _PHRASE_WORD.findall(text.lower())),
-                            3))
+        forward = float(min(sum(w in _FORWARD_WORDS for w in _PHRASE_WORD.findall(lower)), 3))
         return [self.scale * hype_label, self.scale * run, self.scale * verbs,
                 self.scale * forward]
 

@@ -118,6 +118,24 @@ def test_malformed_framing_gets_a_json_error_from_nginx(front: Nginx, name: str)
     assert error["code"] == code and error["message"] and error["request_id"]
 
 
+@pytest.mark.parametrize(("sent", "in_body"), [("editor-42", "editor-42"),
+                                               ('ed"it\\or', None)])
+def test_nginx_errors_carry_the_callers_request_id(front: Nginx, sent: str, in_body: str | None
+                                                   ) -> None:
+    """The X-Request-ID the service would have been given: in the header always, and in the
+    JSON body unless it needs escaping there (then nginx's own id, and the body stays JSON)."""
+    response = requests.post(front.url("/v1/score"), data=b"x" * (ONE_MIB + 1),
+                             headers={"Content-Type": "application/json", "X-Request-ID": sent},
+                             timeout=10)
+    assert response.status_code == 413
+    assert response.headers["X-Request-ID"] == sent
+    body_id = response.json()["error"]["request_id"]
+    if in_body is None:
+        assert body_id != sent and len(body_id) == 32
+    else:
+        assert body_id == in_body
+
+
 def test_bare_line_feeds_are_read_as_a_request_and_answered_in_json(front: Nginx) -> None:
     body = json.dumps({"headline": CAT}).encode()
     status_line, answer = raw_exchange(front.port, (
@@ -143,6 +161,7 @@ def test_a_service_that_is_down_is_a_json_502(tmp_path: Path) -> None:
     assert response.status_code == 502
     assert response.headers["Content-Type"] == "application/json"
     assert response.json()["error"]["code"] == "bad_gateway"
+    assert response.headers["X-Request-ID"] == response.json()["error"]["request_id"]
 
 
 class _Recorder(BaseHTTPRequestHandler):

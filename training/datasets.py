@@ -187,8 +187,11 @@ def _copy_from(spec: DatasetSpec, source: Path, target: Path) -> None:
         checksums = "sha256 of the reference copy"  # the manifest's description says which one
     else:
         checksums = "sha256 as listed"
-    _write_source(target, f"HEADLINE_DATA_DIR copy ({source}), {checksums} in data/datasets.json",
-                  origin="HEADLINE_DATA_DIR", path=str(source), sha256_as_listed=as_listed)
+    # Named relative to HEADLINE_DATA_DIR: the record travels in the model's manifest (and its
+    # GET /v1/model), which must not show where the training machine keeps its files.
+    where = f"HEADLINE_DATA_DIR/{source.name}"
+    _write_source(target, f"HEADLINE_DATA_DIR copy ({where}), {checksums} in data/datasets.json",
+                  origin="HEADLINE_DATA_DIR", path=where, sha256_as_listed=as_listed)
 
 
 def build_horne2017_titles(archive: Path, folders: dict[str, dict], target: Path) -> int:

@@ -35,7 +35,14 @@ from training.behaviour import (
 )
 from training.behaviour import main as behaviour_main
 from training.loaders import LabelledSet
-from training.model import ModelConfig, counterfactual_pairs, fit_pipeline, training_rows
+from training.model import (
+    ModelConfig,
+    build_pipeline,
+    counterfactual_pairs,
+    fit_pipeline,
+    hype_words_left_out,
+    training_rows,
+)
 
 REPORTING = ("criticises|criticised", "rejects|rejected", "responds to|responded to")
 
@@ -413,3 +420,20 @@ def test_hype_words_column_can_leave_out_the_held_out_devices_words() -> None:
     old = PhrasingFeatures()  # as pickled before the parameter existed: never fitted with it
     del old.__dict__["hype_words_left_out"]
     assert pickle.loads(pickle.dumps(old)).features_one("STUNNING: vote fails")[hype] == 1.0
+
+
+def test_hype_words_can_leave_the_tabloid_verbs_to_the_device_column() -> None:
+    # The device column counts a train-half tabloid verb only where it is figurative; left in
+    # the hype-word list too, "Fire destroys homes" would still count there.
+    verbs_only = ModelConfig(use_phrasing=True, hype_words_without_tabloid_verbs=True)
+    assert {"slams", "slammed", "destroys", "destroyed", "blasts"} <= set(
+        hype_words_left_out(verbs_only))
+    assert "stunning" not in hype_words_left_out(verbs_only)  # held-out words: the other option
+    assert not {"lashes out at", "lashes"} & set(hype_words_left_out(verbs_only))
+    both = replace(verbs_only, hype_words_without_held_out=True)
+    assert {"stunning", "slams"} <= set(hype_words_left_out(both))
+    assert hype_words_left_out(ModelConfig(use_phrasing=True)) == ()
+    hype = PHRASING_FEATURES.index("hype words")
+    for config, expected in ((ModelConfig(use_phrasing=True), 1.0), (verbs_only, 0.0)):
+        phrasing = dict(build_pipeline(config).named_steps["features"].transformer_list)["phrasing"]
+        assert phrasing.fit(["a vote"]).features_one("Fire destroys homes")[hype] == expected

@@ -64,6 +64,7 @@ class ModelConfig:
     phrasing_scale: float = 1.0
     phrasing_lengths: bool = True
     hype_words_without_held_out: bool = False
+    hype_words_without_tabloid_verbs: bool = False
     use_devices: bool = False
     device_scale: float = 1.0
     device_figurative_only: bool = False
@@ -136,8 +137,7 @@ def build_pipeline(config: ModelConfig) -> Pipeline:
     if config.use_style:
         parts.append(("style", StyleFeatures(scale=config.style_scale)))
     if config.use_phrasing:
-        left_out = (tuple(sorted(load_behaviour().held_out_only_words()))
-                    if config.hype_words_without_held_out else ())
+        left_out = hype_words_left_out(config)
         parts.append(("phrasing", PhrasingFeatures(scale=config.phrasing_scale,
                                                      lengths=config.phrasing_lengths,
                                                      hype_words_left_out=left_out)))
@@ -149,6 +149,23 @@ def build_pipeline(config: ModelConfig) -> Pipeline:
     classifier = LogisticRegression(C=config.C, max_iter=3000, solver=config.solver,
                                     tol=config.tol, random_state=SEED)
     return Pipeline([("features", FeatureUnion(parts)), ("clf", classifier)])
+
+
+def hype_words_left_out(config: ModelConfig) -> tuple[str, ...]:
+    """The words the phrasing features' hype-word list must not know under ``config``: the
+    words only the behavioural suite's held-out devices use (``hype_words_without_held_out``),
+    and the train-half tabloid verbs, which the device column counts, figurative uses only
+    when ``device_figurative_only`` (``hype_words_without_tabloid_verbs``)."""
+    if not (config.hype_words_without_held_out or config.hype_words_without_tabloid_verbs):
+        return ()
+    behaviour = load_behaviour()
+    words: set[str] = set()
+    if config.hype_words_without_held_out:
+        words |= behaviour.held_out_only_words()
+    if config.hype_words_without_tabloid_verbs:
+        words |= {form for entry in behaviour.half("tabloid_verb", "train")
+                  for form in entry.split("|") if " " not in form}
+    return tuple(sorted(words))
 
 
 def device_features(scale: float = 1.0, figurative_only: bool = False) -> DeviceFeatures:

@@ -171,6 +171,16 @@ def _augmentation_description(hyper: dict) -> str:
     return text
 
 
+def _hype_list_note(hyper: dict) -> str:
+    """What the hype-word list of the phrasing features leaves out, as a clause."""
+    left_out = []
+    if hyper.get("hype_words_without_held_out"):
+        left_out.append("the words only the behavioural suite's held-out devices hold")
+    if hyper.get("hype_words_without_tabloid_verbs"):
+        left_out.append("the tabloid verbs the device features count")
+    return " whose hype-word list leaves out " + " and ".join(left_out) if left_out else ""
+
+
 def _model_description(hyper: dict) -> str:
     """What the pipeline is, read from its hyperparameters."""
     parts = []
@@ -189,9 +199,7 @@ def _model_description(hyper: dict) -> str:
     if hyper.get("use_phrasing"):
         named.append("phrasing features (length, numbers, addressing the reader, teaser "
                      "openings and endings, quote marks, hype words, a 'LABEL:' prefix)"
-                     + (" whose hype-word list leaves out the words only the behavioural "
-                        "suite's held-out devices hold" if hyper.get("hype_words_without_held_out")
-                        else ""))
+                     + _hype_list_note(hyper))
     if hyper.get("use_devices"):
         named.append("device features (a shouted label prefix, an exclamation run, tabloid "
                      "verbs, forward-reference words)"

@@ -206,13 +206,15 @@ def _model_description(hyper: dict) -> str:
                      + (", a tabloid verb counted only where it can be a verb of speech aimed "
                         "at someone (not 'Fire destroys homes' or '7 blasts in Baghdad')"
                         if hyper.get("device_figurative_only") else ""))
+    # "a; b; and c": the descriptions hold commas of their own.
+    named_parts = ["; ".join(named[:-1]), named[-1]] if len(named) > 1 else named
     text = ("A scikit-learn Pipeline: " + " and ".join(parts) + ", TF-IDF"
             + (" (names masked: every word that training headlines in sentence case write "
                "with a capital, such as a person, place or club, reads as one token "
                "'xxname', so the n-grams judge how a headline is phrased, not whom it is "
                "about)" if hyper.get("mask_names") and (hyper["use_word"] or hyper["use_char"])
                else "")
-            + (", plus named " + " and ".join(named) if named else "")
+            + (", plus named " + "; and ".join(named_parts) if named else "")
             + f", into one logistic regression (C = {hyper['C']}). Dataset weights: "
             + ", ".join(f"{k} {v}" for k, v in hyper["dataset_weights"].items()) + ".")
     if hyper["soft_targets"]:

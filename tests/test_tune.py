@@ -112,6 +112,53 @@ def test_tuning_runs_the_behavioural_suite_on_each_held_out_fold(
     assert row["shortfall"] == sum(min(0.0, m) for m in row["margins"].values())
 
 
+def test_a_common_threshold_measures_every_candidate_beside_its_own(
+        fixture_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With --threshold every candidate is also measured at that one threshold, with its own
+    calibration: its classification figures there are those of its own scores cut at it."""
+    from training import tune
+
+    monkeypatch.delenv("HEADLINE_DASK_SCHEDULER", raising=False)
+    grid = tmp_path / "grid.toml"
+    grid.write_text("[grid]\nC = [0.05, 4.0]\n", encoding="utf-8")
+    seen: list[float | None] = []
+    original = tune.summarise
+
+    def recording(*args, **kwargs):  # type: ignore[no-untyped-def]
+        metrics = original(*args, **kwargs)
+        seen.append(metrics["threshold"])
+        return metrics
+
+    monkeypatch.setattr(tune, "summarise", recording)
+    code = tune_main(["--grid", str(grid), "--raw-dir", str(fixture_data / "raw"),
+                      "--manifest", str(fixture_data / "datasets.json"),
+                      "--config", str(fixture_data / "model_config.toml"),
+                      "--out", str(tmp_path), "--folds", "2", "--threshold", "0.9"])
+    assert code == 0
+    rows = json.loads((tmp_path / "tuning.json").read_text())["rows"]
+    assert len(rows) == 2 and seen.count(0.9) == 2
+    for row in rows:
+        own, fixed = row["metrics"], row["at_threshold"]["metrics"]
+        assert own["threshold"] != 0.9 and fixed["threshold"] == 0.9
+        for name in ("fixture-lines", "fixture-webis"):
+            # One calibration, two cuts: ranking and calibration figures are the same.
+            assert fixed[name]["roc_auc"] == own[name]["roc_auc"]
+            assert fixed[name]["brier"] == own[name]["brier"]
+        assert fixed["fixture-webis"]["mse_truth_mean"] == own["fixture-webis"]["mse_truth_mean"]
+        assert row["at_threshold"]["shortfall"] == sum(
+            min(0.0, m) for m in row["at_threshold"]["margins"].values())
+    # A cut this high labels fewer rows sensational than each candidate's own F1 threshold.
+    assert any(r["at_threshold"]["metrics"]["fixture-webis"]["recall"]
+               < r["metrics"]["fixture-webis"]["recall"] for r in rows)
+    table = (tmp_path / "tuning.md").read_text()
+    assert "at one common threshold (0.900, `--threshold`)" in table
+    assert table.count("| C=") == 4  # each candidate in both tables
+    with pytest.raises(SystemExit):
+        tune_main(["--threshold", "1.5"])
+    with pytest.raises(SystemExit):
+        tune_main(["--threshold", "0.4", "--ablation"])
+
+
 def test_grid_choices_multiply_the_grid_and_keep_their_settings_together(tmp_path: Path) -> None:
     from training.tune import load_grid
 

@@ -175,13 +175,16 @@ def candidate_jobs(parts: list[Part], config: ModelConfig, n_folds: int) -> tupl
 
 
 def summarise(parts: list[Part], config: ModelConfig, masks: list[list[np.ndarray]],
-              results: list) -> dict:
-    """Metrics of one candidate from its fold results, calibrated and thresholded like train."""
+              results: list, threshold: float | None = None) -> dict:
+    """Metrics of one candidate from its fold results, calibrated and thresholded like train,
+    or at ``threshold`` when one is given (the calibration is still the candidate's own)."""
     logits = {p.train.name: np.empty(len(p.train)) for p in parts}
     for k, (held, _) in enumerate(results):
         for p, part_masks, values in zip(parts, masks, held):
             logits[p.train.name][part_masks[k]] = values
     score_map = fit_score_map(parts, logits, config)
+    if threshold is not None:
+        score_map = replace(score_map, threshold=threshold)
     metrics: dict = {"threshold": score_map.threshold}
     for p in parts:
         metrics[p.train.name] = classification_metrics(
@@ -252,9 +255,15 @@ def joblib_backend() -> Iterator[str]:
 
 
 def run_search(parts: list[Part], base: ModelConfig, candidates: list[dict], n_folds: int,
-               n_jobs: int, rank: bool = True) -> list[dict]:
-    """Score every candidate; return rows sorted best first (largest worst-margin), or in
-    the candidates' order when ``rank`` is False."""
+               n_jobs: int, rank: bool = True, threshold: float | None = None) -> list[dict]:
+    """Score every candidate; return rows sorted best first (least shortfall, then largest
+    worst margin), or in the candidates' order when ``rank`` is False.
+
+    With ``threshold``, each row also holds ``at_threshold``: its metrics, margins and
+    shortfall with that threshold in place of its own. The F1 rule's threshold moves between
+    candidates, and its move alone shifts every false-positive rate and device share; at one
+    common threshold the table shows what a candidate changes apart from that move. The
+    ranking stays by each candidate's own threshold, as ``make train`` would choose it."""
     configs = [apply_overrides(base, c) for c in candidates]
     # Candidates that differ only in their calibration share one set of fold fits.
     all_jobs: list = []
@@ -274,9 +283,15 @@ def run_search(parts: list[Part], base: ModelConfig, candidates: list[dict], n_f
     for overrides, config, masks, (lo, hi) in zip(candidates, configs, all_masks, spans):
         metrics = summarise(parts, config, masks, results[lo:hi])
         m = margins(metrics)
-        rows.append({"overrides": overrides, "config": asdict(config), "metrics": metrics,
-                     "margins": m, "worst_margin": min(m.values()) if m else float("-inf"),
-                     "shortfall": sum(min(0.0, v) for v in m.values())})
+        row = {"overrides": overrides, "config": asdict(config), "metrics": metrics,
+               "margins": m, "worst_margin": min(m.values()) if m else float("-inf"),
+               "shortfall": sum(min(0.0, v) for v in m.values())}
+        if threshold is not None:
+            fixed = summarise(parts, config, masks, results[lo:hi], threshold)
+            fixed_margins = margins(fixed)
+            row["at_threshold"] = {"metrics": fixed, "margins": fixed_margins,
+                                   "shortfall": sum(min(0.0, v) for v in fixed_margins.values())}
+        rows.append(row)
     if rank:
         rows.sort(key=lambda r: (-r["shortfall"], -r["worst_margin"]))
     return rows
@@ -320,6 +335,22 @@ def write_tables(rows: list[dict], out_dir: Path, backend: str, seconds: float, 
         cells = [metric_cell(row["metrics"], targets[n][0]) for n in names]
         lines.append(f"| {rank} | {over} | " + " | ".join(cells)
                      + f" | {row['shortfall']:+.3f} | {row['worst_margin']:+.3f} |")
+    fixed_rows = [row["at_threshold"] for row in rows if "at_threshold" in row]
+    if fixed_rows:
+        lines += [
+            "",
+            f"The same candidates, in the same order, at one common threshold "
+            f"({fixed_rows[0]['metrics']['threshold']:.3f}, `--threshold`) in place of each "
+            "one's own: what a candidate changes apart from the threshold it moves.",
+            "",
+            "| rank | overrides | " + " | ".join(names) + " | shortfall |",
+            "|" + "---|" * (len(names) + 3),
+        ]
+        for rank, row in enumerate(rows, start=1):
+            fixed = row["at_threshold"]
+            cells = [metric_cell(fixed["metrics"], targets[n][0]) for n in names]
+            lines.append(f"| {rank} | {overrides_label(row['overrides'])} | " + " | ".join(cells)
+                         + f" | {fixed['shortfall']:+.3f} |")
     lines += ["", "Targets: " + ", ".join(f"{n} {d} {b}" for n, (_, d, b) in targets.items()), ""]
     path = out_dir / "tuning.md"
     path.write_text("\n".join(lines))
@@ -386,7 +417,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=-1)
     parser.add_argument("--ablation", action="store_true",
                         help="run the variants of training/ablation.toml instead of the grid")
+    parser.add_argument("--threshold", type=float, default=None,
+                        help="also measure every candidate at this threshold (0 < T < 1) in "
+                             "place of its own; the ranking still uses its own")
     args = parser.parse_args(argv)
+    if args.threshold is not None and not 0.0 < args.threshold < 1.0:
+        parser.error(f"--threshold must be between 0 and 1 (exclusive), got {args.threshold}")
+    if args.threshold is not None and args.ablation:
+        parser.error("--threshold is for the grid's table; the ablation has no such table")
     started = time.perf_counter()
     try:
         base = ModelConfig.load(args.config)
@@ -398,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
         with joblib_backend() as backend:
             print(f"running on {backend}", flush=True)
             rows = run_search(parts, base, candidates, args.folds, args.jobs,
-                              rank=not args.ablation)
+                              rank=not args.ablation, threshold=args.threshold)
     except DataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

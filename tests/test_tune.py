@@ -121,22 +121,23 @@ def test_a_common_threshold_measures_every_candidate_beside_its_own(
     monkeypatch.delenv("HEADLINE_DASK_SCHEDULER", raising=False)
     grid = tmp_path / "grid.toml"
     grid.write_text("[grid]\nC = [0.05, 4.0]\n", encoding="utf-8")
-    seen: list[float | None] = []
-    original = tune.summarise
+    score_maps: list[float] = []
+    original = tune.fit_score_map
 
     def recording(*args, **kwargs):  # type: ignore[no-untyped-def]
-        metrics = original(*args, **kwargs)
-        seen.append(metrics["threshold"])
-        return metrics
+        score_map = original(*args, **kwargs)
+        score_maps.append(score_map.threshold)
+        return score_map
 
-    monkeypatch.setattr(tune, "summarise", recording)
+    monkeypatch.setattr(tune, "fit_score_map", recording)
     code = tune_main(["--grid", str(grid), "--raw-dir", str(fixture_data / "raw"),
                       "--manifest", str(fixture_data / "datasets.json"),
                       "--config", str(fixture_data / "model_config.toml"),
                       "--out", str(tmp_path), "--folds", "2", "--threshold", "0.9"])
     assert code == 0
     rows = json.loads((tmp_path / "tuning.json").read_text())["rows"]
-    assert len(rows) == 2 and seen.count(0.9) == 2
+    assert len(rows) == 2 and len(score_maps) == 2  # one score map per candidate serves both
+    assert sorted(score_maps) == sorted(r["metrics"]["threshold"] for r in rows)
     for row in rows:
         own, fixed = row["metrics"], row["at_threshold"]["metrics"]
         assert own["threshold"] != 0.9 and fixed["threshold"] == 0.9

@@ -44,7 +44,7 @@ from training.evaluate import (
 from training.loaders import DataError, LabelledSet
 from training.model import CONFIG_PATH, ModelConfig, fit_pipeline, fitting_key
 from training.split import fold_ids
-from training.train import Part, fit_score_map, load_sources, split_sources
+from training.train import Part, ScoreMap, fit_score_map, load_sources, split_sources
 
 GRID_PATH = Path(__file__).with_name("tune_grid.toml")
 ABLATION_PATH = Path(__file__).with_name("ablation.toml")
@@ -175,16 +175,25 @@ def candidate_jobs(parts: list[Part], config: ModelConfig, n_folds: int) -> tupl
 
 
 def summarise(parts: list[Part], config: ModelConfig, masks: list[list[np.ndarray]],
-              results: list, threshold: float | None = None) -> dict:
-    """Metrics of one candidate from its fold results, calibrated and thresholded like train,
-    or at ``threshold`` when one is given (the calibration is still the candidate's own)."""
+              results: list, common_threshold: float | None = None) -> dict:
+    """Metrics of one candidate from its fold results, calibrated and thresholded like train.
+    With ``common_threshold``, ``metrics["at_threshold"]`` holds the same measures with that
+    threshold in place of the candidate's own (one score map: the calibration is its own)."""
     logits = {p.train.name: np.empty(len(p.train)) for p in parts}
     for k, (held, _) in enumerate(results):
         for p, part_masks, values in zip(parts, masks, held):
             logits[p.train.name][part_masks[k]] = values
     score_map = fit_score_map(parts, logits, config)
-    if threshold is not None:
-        score_map = replace(score_map, threshold=threshold)
+    metrics = _measure(parts, logits, results, score_map)
+    if common_threshold is not None:
+        metrics["at_threshold"] = _measure(parts, logits, results,
+                                           replace(score_map, threshold=common_threshold))
+    return metrics
+
+
+def _measure(parts: list[Part], logits: dict[str, np.ndarray], results: list,
+             score_map: ScoreMap) -> dict:
+    """The measures of :func:`summarise` under one score map."""
     metrics: dict = {"threshold": score_map.threshold}
     for p in parts:
         metrics[p.train.name] = classification_metrics(
@@ -281,13 +290,13 @@ def run_search(parts: list[Part], base: ModelConfig, candidates: list[dict], n_f
     results = Parallel(n_jobs=n_jobs)(all_jobs)
     rows = []
     for overrides, config, masks, (lo, hi) in zip(candidates, configs, all_masks, spans):
-        metrics = summarise(parts, config, masks, results[lo:hi])
+        metrics = summarise(parts, config, masks, results[lo:hi], threshold)
+        fixed = metrics.pop("at_threshold", None)
         m = margins(metrics)
         row = {"overrides": overrides, "config": asdict(config), "metrics": metrics,
                "margins": m, "worst_margin": min(m.values()) if m else float("-inf"),
                "shortfall": sum(min(0.0, v) for v in m.values())}
-        if threshold is not None:
-            fixed = summarise(parts, config, masks, results[lo:hi], threshold)
+        if fixed is not None:
             fixed_margins = margins(fixed)
             row["at_threshold"] = {"metrics": fixed, "margins": fixed_margins,
                                    "shortfall": sum(min(0.0, v) for v in fixed_margins.values())}

@@ -263,13 +263,22 @@ def joblib_backend() -> Iterator[str]:
         yield f"Dask scheduler {client.scheduler.address}"
 
 
+def judged(metrics: dict) -> dict:
+    """``metrics`` with their margins to the targets, the worst margin and the shortfall (the
+    sum of the margins of the targets missed)."""
+    m = margins(metrics)
+    return {"metrics": metrics, "margins": m,
+            "worst_margin": min(m.values()) if m else float("-inf"),
+            "shortfall": sum(min(0.0, v) for v in m.values())}
+
+
 def run_search(parts: list[Part], base: ModelConfig, candidates: list[dict], n_folds: int,
                n_jobs: int, rank: bool = True, threshold: float | None = None) -> list[dict]:
     """Score every candidate; return rows sorted best first (least shortfall, then largest
     worst margin), or in the candidates' order when ``rank`` is False.
 
-    With ``threshold``, each row also holds ``at_threshold``: its metrics, margins and
-    shortfall with that threshold in place of its own. The F1 rule's threshold moves between
+    With ``threshold``, each row also holds ``at_threshold``: its metrics, margins, worst
+    margin and shortfall with that threshold in place of its own. The F1 rule's threshold moves between
     candidates, and its move alone shifts every false-positive rate and device share; at one
     common threshold the table shows what a candidate changes apart from that move. The
     ranking stays by each candidate's own threshold, as ``make train`` would choose it."""
@@ -292,14 +301,9 @@ def run_search(parts: list[Part], base: ModelConfig, candidates: list[dict], n_f
     for overrides, config, masks, (lo, hi) in zip(candidates, configs, all_masks, spans):
         metrics = summarise(parts, config, masks, results[lo:hi], threshold)
         fixed = metrics.pop("at_threshold", None)
-        m = margins(metrics)
-        row = {"overrides": overrides, "config": asdict(config), "metrics": metrics,
-               "margins": m, "worst_margin": min(m.values()) if m else float("-inf"),
-               "shortfall": sum(min(0.0, v) for v in m.values())}
+        row = {"overrides": overrides, "config": asdict(config), **judged(metrics)}
         if fixed is not None:
-            fixed_margins = margins(fixed)
-            row["at_threshold"] = {"metrics": fixed, "margins": fixed_margins,
-                                   "shortfall": sum(min(0.0, v) for v in fixed_margins.values())}
+            row["at_threshold"] = judged(fixed)
         rows.append(row)
     if rank:
         rows.sort(key=lambda r: (-r["shortfall"], -r["worst_margin"]))
@@ -336,30 +340,25 @@ def write_tables(rows: list[dict], out_dir: Path, backend: str, seconds: float, 
         "miss (0 = every target met), then by their worst margin. The behavioural suite runs "
         "on each held-out fold's neutral rows, with the families' held-out halves.",
         "",
-        "| rank | overrides | " + " | ".join(names) + " | shortfall | worst margin |",
-        "|" + "---|" * (len(names) + 4),
     ]
-    for rank, row in enumerate(rows, start=1):
-        over = overrides_label(row["overrides"])
-        cells = [metric_cell(row["metrics"], targets[n][0]) for n in names]
-        lines.append(f"| {rank} | {over} | " + " | ".join(cells)
-                     + f" | {row['shortfall']:+.3f} | {row['worst_margin']:+.3f} |")
-    fixed_rows = [row["at_threshold"] for row in rows if "at_threshold" in row]
-    if fixed_rows:
-        lines += [
-            "",
-            f"The same candidates, in the same order, at one common threshold "
-            f"({fixed_rows[0]['metrics']['threshold']:.3f}, `--threshold`) in place of each "
-            "one's own: what a candidate changes apart from the threshold it moves.",
-            "",
-            "| rank | overrides | " + " | ".join(names) + " | shortfall |",
-            "|" + "---|" * (len(names) + 3),
-        ]
-        for rank, row in enumerate(rows, start=1):
-            fixed = row["at_threshold"]
-            cells = [metric_cell(fixed["metrics"], targets[n][0]) for n in names]
-            lines.append(f"| {rank} | {overrides_label(row['overrides'])} | " + " | ".join(cells)
-                         + f" | {fixed['shortfall']:+.3f} |")
+
+    def table(judgements: list[dict]) -> list[str]:
+        """One row per candidate, in ``rows``' order, of its judged metrics."""
+        out = ["| rank | overrides | " + " | ".join(names) + " | shortfall | worst margin |",
+               "|" + "---|" * (len(names) + 4)]
+        for rank, (row, judged_row) in enumerate(zip(rows, judgements), start=1):
+            cells = [metric_cell(judged_row["metrics"], targets[n][0]) for n in names]
+            out.append(f"| {rank} | {overrides_label(row['overrides'])} | " + " | ".join(cells)
+                       + f" | {judged_row['shortfall']:+.3f} | {judged_row['worst_margin']:+.3f} |")
+        return out
+
+    lines += table(rows)
+    if rows and "at_threshold" in rows[0]:
+        fixed = [row["at_threshold"] for row in rows]
+        lines += ["", f"The same candidates, in the same order, at one common threshold "
+                  f"({fixed[0]['metrics']['threshold']:.3f}, `--threshold`) in place of each "
+                  "one's own: what a candidate changes apart from the threshold it moves.", ""]
+        lines += table(fixed)
     lines += ["", "Targets: " + ", ".join(f"{n} {d} {b}" for n, (_, d, b) in targets.items()), ""]
     path = out_dir / "tuning.md"
     path.write_text("\n".join(lines))

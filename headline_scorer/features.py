@@ -189,6 +189,7 @@ def literal_verb_use(lower: str, start: int, end: int) -> bool:
 
 DEVICE_FEATURES: tuple[str, ...] = ("hype label prefix", "exclamation run", "tabloid verb",
                                     "forward reference")
+DEVICE_FEATURES_WITH_SHOUTING: tuple[str, ...] = (*DEVICE_FEATURES, "shouting with '!'")
 # Words that point the reader forward to something the headline withholds (demonstratives,
 # interrogatives, "next", "reason"): the grammar of a teaser frame, whatever its wording.
 _FORWARD_WORDS = frozenset({"this", "these", "here", "here's", "heres", "why", "what", "how",
@@ -211,22 +212,34 @@ class DeviceFeatures(StyleFeatures):
       slams budget", never "Fire destroys homes", "7 blasts in Baghdad" or "explosion rips
       through a bar";
     - "forward reference": the number of words pointing forward ("this", "why", "what",
-      "next", "reason", ...), at most 3.
+      "next", "reason", ...), at most 3;
+    - with ``shouting_column``, a fifth, "shouting with '!'": 1 when the headline both shouts
+      (a word in ALL CAPS that is shouting by the acronym rule of :class:`StyleFeatures`)
+      and has a "!" ("Senate REJECTS budget!"), the two together being how a headline
+      raises its voice. Real neutral headlines rarely carry both, where a capitalised word
+      alone is often an acronym the corpus did not know.
 
     Casing of ordinary words never changes them except where capitals are the device itself.
-    Output shape ``(n_samples, 4)`` in :data:`DEVICE_FEATURES` order, each times ``scale``.
+    Output shape ``(n_samples, 4)`` (5 with ``shouting_column``) in :data:`DEVICE_FEATURES`
+    (:data:`DEVICE_FEATURES_WITH_SHOUTING`) order, each times ``scale``.
     """
 
-    names = DEVICE_FEATURES
-    # A class default, so models pickled before the parameter existed count every match.
+    # Class defaults, so models pickled before the parameters existed read as they were.
     figurative_only: bool = False
+    shouting_column: bool = False
 
     def __init__(self, scale: float = 1.0, max_shouted: int = 3, min_unknown_length: int = 5,
-                 tabloid_verbs: tuple[str, ...] = (), figurative_only: bool = False):
+                 tabloid_verbs: tuple[str, ...] = (), figurative_only: bool = False,
+                 shouting_column: bool = False):
         super().__init__(scale=scale, max_shouted=max_shouted,
                          min_unknown_length=min_unknown_length)
         self.tabloid_verbs = tabloid_verbs
         self.figurative_only = figurative_only
+        self.shouting_column = shouting_column
+
+    @property
+    def names(self) -> tuple[str, ...]:  # type: ignore[override]
+        return DEVICE_FEATURES_WITH_SHOUTING if self.shouting_column else DEVICE_FEATURES
 
     def fit(self, X: Iterable[str], y: object = None) -> DeviceFeatures:
         super().fit(X, y)
@@ -254,8 +267,11 @@ class DeviceFeatures(StyleFeatures):
                 found = (m for m in found if not literal_verb_use(lower, m.start(), m.end()))
             verbs = float(min(sum(1 for _ in found), 2))
         forward = float(min(sum(w in _FORWARD_WORDS for w in _PHRASE_WORD.findall(lower)), 3))
-        return [self.scale * hype_label, self.scale * run, self.scale * verbs,
-                self.scale * forward]
+        values = [self.scale * hype_label, self.scale * run, self.scale * verbs,
+                  self.scale * forward]
+        if self.shouting_column:
+            values.append(self.scale if "!" in text and self.shouted_words(text) else 0.0)
+        return values
 
 
 # Words of the phrasing features below, looked up lower-cased (so casing never changes them).
@@ -278,6 +294,14 @@ _HYPE_WORDS = frozenset({
 })
 _LABEL_PREFIX = re.compile(r"^\s*[A-Za-z]+(?: [A-Za-z]+)?\s*[–—:-]\s")  # "BREAKING – ", "WATCH: "
 _LEADING_NUMBER = re.compile(r"^\W*\d")
+# A leading number that counts nothing: a sum of money ("$8,000"), a year ("2016 was ..."),
+# an ordinal ("60th"), a percentage ("22% of ..."), a decimal, or a number joined to a word
+# ("10-year-old", "72-hour"). A listicle opens with a count ("21 things ..."); a news headline
+# as often with one of these.
+_LEADING_NON_COUNT = re.compile(
+    r"^(?:[^\w$£€]*[$£€]"  # money
+    r"|\W*(?:(?:1[89]|20)\d\d(?![\d,.])"  # a year
+    r"|\d[\d,]*(?:st|nd|rd|th\b|\s?%|\.\d|-\w)))")  # ordinal, percentage, decimal, joined
 _DIGIT = re.compile(r"\d")
 _TEASER_ENDING = re.compile(r"(:|\.\.\.|…)\s*$")
 _QUOTE_MARK = re.compile(r"[\"“”]")
@@ -312,12 +336,14 @@ class PhrasingFeatures(NamedFeatures):
     lengths: bool = True
     hype_words_left_out: tuple[str, ...] = ()
     hype_words_: frozenset[str] = _HYPE_WORDS
+    leading_count_only: bool = False
 
     def __init__(self, scale: float = 1.0, lengths: bool = True,
-                 hype_words_left_out: tuple[str, ...] = ()):
+                 hype_words_left_out: tuple[str, ...] = (), leading_count_only: bool = False):
         self.scale = scale
         self.lengths = lengths
         self.hype_words_left_out = hype_words_left_out
+        self.leading_count_only = leading_count_only
 
     def fit(self, X: Iterable[str], y: object = None) -> PhrasingFeatures:
         super().fit(X, y)
@@ -331,7 +357,8 @@ class PhrasingFeatures(NamedFeatures):
         values = [
             min(n, 30) / 10.0,
             1.0 if n <= 3 else 0.0,
-            1.0 if _LEADING_NUMBER.match(lower) else 0.0,
+            1.0 if _LEADING_NUMBER.match(lower) and not (
+                self.leading_count_only and _LEADING_NON_COUNT.match(lower)) else 0.0,
             1.0 if _DIGIT.search(lower) else 0.0,
             0.0 if _SECOND_PERSON.isdisjoint(words) else 1.0,
             1.0 if words and words[0] in _TEASER_OPENINGS else 0.0,

@@ -43,7 +43,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 
 from headline_scorer.artifact import RETRAIN_HINT, ModelArtifact, ModelError
 from headline_scorer.features import (
-    DEVICE_FEATURES,
+    DEVICE_FEATURES_WITH_SHOUTING,
     HEADLINE_END,
     HEADLINE_START,
     NAME_TOKEN,
@@ -138,8 +138,8 @@ MARKER_CUES = {HEADLINE_START: "start of headline", HEADLINE_END: "end of headli
 NAME_IN_CUE = "[name]"
 NAME_CUE = "a name"
 # Cues that name a feature of the whole headline rather than words in it (pages mark them so).
-NAMED_CUES: tuple[str, ...] = (*STYLE_FEATURES, *PHRASING_FEATURES, *DEVICE_FEATURES,
-                               *MARKER_CUES.values(), NAME_CUE)
+NAMED_CUES: tuple[str, ...] = (*STYLE_FEATURES, *PHRASING_FEATURES,
+                               *DEVICE_FEATURES_WITH_SHOUTING, *MARKER_CUES.values(), NAME_CUE)
 
 
 def _unsupported(name: str, what: str) -> ModelError:

@@ -13,12 +13,14 @@ import numpy as np
 import pytest
 
 from headline_scorer.features import (
+    DEVICE_FEATURES,
     PHRASING_FEATURES,
     DeviceFeatures,
     NameMask,
     PhrasingFeatures,
     learn_names,
 )
+from headline_scorer.scorer import NAMED_CUES
 from tests.fixture_headlines import make_headlines
 from training.behaviour import (
     BEHAVIOUR_PATH,
@@ -299,6 +301,53 @@ def test_phrasing_without_lengths_keeps_its_shape_and_drops_only_lengths() -> No
     for name, a, b in zip(PHRASING_FEATURES, with_lengths, without):
         assert b == (0.0 if name in length_columns else a), name
     assert any(with_lengths[PHRASING_FEATURES.index(n)] for n in length_columns)
+
+
+def test_the_shouting_column_needs_a_shouted_word_and_a_bang() -> None:
+    corpus = ["the senate rejects the budget", "NASA and the FBI meet", "a vote in the senate"]
+    four = DeviceFeatures().fit(corpus)
+    five = DeviceFeatures(shouting_column=True).fit(corpus)
+    assert four.names == DEVICE_FEATURES and len(DEVICE_FEATURES) == 4
+    assert five.names == (*DEVICE_FEATURES, "shouting with '!'")
+    for text, shouting in (("Senate REJECTS the budget!", 1.0),
+                           ("Senate rejects the BUDGET !!!", 1.0),
+                           ("Senate REJECTS the budget", 0.0),  # no "!"
+                           ("Senate rejects the budget!", 0.0),  # nothing shouted
+                           ("NASA and the FBI meet!", 0.0)):  # acronyms are no shouting
+        row = five.features_one(text)
+        assert row[:4] == four.features_one(text) and row[4] == shouting, text
+    assert five.transform(["Senate REJECTS the budget!"]).shape == (1, 5)
+    # The model passes the option on, and the scorer can name the column as a cue.
+    pipeline = build_pipeline(replace(ModelConfig(), use_devices=True, use_phrasing=True,
+                                      device_shouting_column=True,
+                                      phrasing_leading_count_only=True))
+    features = dict(pipeline.named_steps["features"].transformer_list)
+    assert features["devices"].shouting_column and features["phrasing"].leading_count_only
+    assert "shouting with '!'" in NAMED_CUES
+
+
+def test_starts_with_a_number_can_count_only_a_leading_count() -> None:
+    column = PHRASING_FEATURES.index("starts with a number")
+    counts = ("21 things only 90s kids remember", "30 people die in bombing",
+              '"17 photos" that went viral', "1,000 jobs cut at plant")
+    not_counts = ("2016 was a banner year for research", "10-year-old takes car for a drive",
+                  "60th anniversary of the end of the war", "22.2% of students drop out",
+                  "17 % of shoppers never shop online", "$8,000 media center comes with a TV",
+                  "72-hour ban on horse movements", "3.5 million visitors expected")
+    any_number, count_only = PhrasingFeatures(), PhrasingFeatures(leading_count_only=True)
+    for text in counts:
+        assert any_number.features_one(text)[column] == 1.0, text
+        assert count_only.features_one(text)[column] == 1.0, text
+    for text in not_counts:
+        assert any_number.features_one(text)[column] == 1.0, text
+        assert count_only.features_one(text)[column] == 0.0, text
+    for text in ("Budget vote fails", "Senate rejects budget in 52-48 vote"):
+        assert count_only.features_one(text)[column] == 0.0, text
+    # Only that column changes.
+    for text in not_counts:
+        a, b = any_number.features_one(text), count_only.features_one(text)
+        assert [x for i, x in enumerate(a) if i != column] == \
+            [x for i, x in enumerate(b) if i != column]
 
 
 def test_names_are_learnt_from_sentence_case_headlines_only() -> None:

@@ -60,6 +60,24 @@ def test_best_threshold_separates_separable_scores() -> None:
         assert np.array_equal(s >= threshold, y == 1)
 
 
+def test_an_f1_tolerance_takes_the_highest_threshold_as_good_by_f1() -> None:
+    labels = [np.array([1, 1, 1, 1, 1, 1, 0, 0, 0, 0])]
+    scores = [np.array([0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 0.1, 0.2, 0.35, 0.55])]
+    f1 = {float(t): 2 * int(((scores[0] >= t) & (labels[0] == 1)).sum())
+          / (int((scores[0] >= t).sum()) + int(labels[0].sum())) for t in scores[0]}
+    best = max(f1.values())  # 0.857 at 0.3; 0.833 at 0.5, 0.8 at 0.6, 0.667 at 0.7
+    assert f1[0.3] == best
+    assert best_threshold(labels, scores) == best_threshold(labels, scores, 0.0) == 0.3
+    assert best_threshold(labels, scores, 0.02) == 0.3
+    assert best_threshold(labels, scores, 0.05) == 0.5
+    assert best_threshold(labels, scores, 0.1) == 0.6
+    # Whatever the tolerance: within it of the best F1, and no higher threshold is.
+    for tolerance in (0.001, 0.03, 0.06, 0.1, 0.2, 0.4):
+        chosen = best_threshold(labels, scores, tolerance)
+        assert f1[chosen] >= best - tolerance
+        assert all(f1[t] < best - tolerance for t in f1 if t > chosen), tolerance
+
+
 # -------------------------------------------------------------------------- casing rewrites
 
 def test_title_case_capitalises_words_but_leaves_all_caps_alone() -> None:

@@ -63,11 +63,13 @@ class ModelConfig:
     use_phrasing: bool = False
     phrasing_scale: float = 1.0
     phrasing_lengths: bool = True
+    phrasing_leading_count_only: bool = False
     hype_words_without_held_out: bool = False
     hype_words_without_tabloid_verbs: bool = False
     use_devices: bool = False
     device_scale: float = 1.0
     device_figurative_only: bool = False
+    device_shouting_column: bool = False
     augment_families: list[str] = field(default_factory=list)
     augment_bases: int = 0
     augment_weight: float = 0.0
@@ -82,6 +84,7 @@ class ModelConfig:
     calibrate: bool = True
     calibrate_on: list[str] = field(default_factory=lambda: ["webis-clickbait-17"])
     calibration_class_share: float = 1.0
+    threshold_f1_tolerance: float = 0.0
     dataset_weights: dict[str, float] = field(default_factory=dict)
     label_smoothing: dict[str, float] = field(default_factory=dict)
 
@@ -102,9 +105,10 @@ class ModelConfig:
         return float(self.label_smoothing.get(dataset, 0.0))
 
 
-# Settings read only after the fit (by the Platt scaling on out-of-fold scores), never by
-# fit_pipeline: configs that differ only in these share their fitted models.
-AFTER_FIT_SETTINGS = ("calibrate", "calibrate_on", "calibration_class_share")
+# Settings read only after the fit (by the Platt scaling and the threshold on out-of-fold
+# scores), never by fit_pipeline: configs that differ only in these share their fitted models.
+AFTER_FIT_SETTINGS = ("calibrate", "calibrate_on", "calibration_class_share",
+                      "threshold_f1_tolerance")
 
 
 def fitting_key(config: ModelConfig) -> str:
@@ -140,10 +144,13 @@ def build_pipeline(config: ModelConfig) -> Pipeline:
         left_out = hype_words_left_out(config)
         parts.append(("phrasing", PhrasingFeatures(scale=config.phrasing_scale,
                                                      lengths=config.phrasing_lengths,
-                                                     hype_words_left_out=left_out)))
+                                                     hype_words_left_out=left_out,
+                                                     leading_count_only=(
+                                                         config.phrasing_leading_count_only))))
     if config.use_devices:
         parts.append(("devices", device_features(config.device_scale,
-                                                   config.device_figurative_only)))
+                                                   config.device_figurative_only,
+                                                   config.device_shouting_column)))
     if not parts:
         raise ValueError("the model needs at least one of word, char, style or phrasing features")
     classifier = LogisticRegression(C=config.C, max_iter=3000, solver=config.solver,
@@ -168,7 +175,8 @@ def hype_words_left_out(config: ModelConfig) -> tuple[str, ...]:
     return tuple(sorted(words))
 
 
-def device_features(scale: float = 1.0, figurative_only: bool = False) -> DeviceFeatures:
+def device_features(scale: float = 1.0, figurative_only: bool = False,
+                    shouting_column: bool = False) -> DeviceFeatures:
     """The model's (unfitted) device features. Their tabloid verbs are only the training half
     of that family: the behavioural suite measures with the other half, which the model must
     never be given. With ``figurative_only`` a literal use ("Fire destroys homes") is not
@@ -176,7 +184,7 @@ def device_features(scale: float = 1.0, figurative_only: bool = False) -> Device
     verbs = load_behaviour().half("tabloid_verb", "train")
     return DeviceFeatures(scale=scale,
                           tabloid_verbs=tuple(form for entry in verbs for form in entry.split("|")),
-                          figurative_only=figurative_only)
+                          figurative_only=figurative_only, shouting_column=shouting_column)
 
 
 def soft_targets(data: LabelledSet, config: ModelConfig) -> np.ndarray | None:

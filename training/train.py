@@ -235,7 +235,8 @@ def fit_score_map(parts: list[Part], logits: dict[str, np.ndarray], config: Mode
     """From out-of-fold ``logits`` of each part's training rows (by dataset name): Platt
     scaling on the config's calibration datasets (every dataset when none of them is here),
     then the threshold that maximises the mean F1 of the split-evaluated datasets (every
-    dataset when none is split) on the calibrated scores. ``make train`` and ``make tune``
+    dataset when none is split) on the calibrated scores (with ``threshold_f1_tolerance``, the
+    highest threshold within that much of the best mean F1). ``make train`` and ``make tune``
     both call this, so a tuned candidate is scored exactly as it would be trained."""
     a, b, calibrated_on = 1.0, 0.0, []
     if config.calibrate:
@@ -246,8 +247,18 @@ def fit_score_map(parts: list[Part], logits: dict[str, np.ndarray], config: Mode
         calibrated_on = [p.train.name for p in chosen]
     split = [p for p in parts if p.test is not None] or parts
     threshold = best_threshold([p.train.labels for p in split],
-                               [_sigmoid(a * logits[p.train.name] + b) for p in split])
+                               [_sigmoid(a * logits[p.train.name] + b) for p in split],
+                               config.threshold_f1_tolerance)
     return ScoreMap(a, b, threshold, calibrated_on, [p.train.name for p in split])
+
+
+def threshold_rule(config: ModelConfig) -> str:
+    """How :func:`fit_score_map` chose the threshold, as the manifest and model card say it."""
+    rule = "the split-evaluated datasets' out-of-fold training scores"
+    if config.threshold_f1_tolerance > 0:
+        return (f"is the highest threshold whose mean F1 over {rule} is within "
+                f"{config.threshold_f1_tolerance:g} of the best")
+    return f"maximises the mean F1 over {rule}"
 
 
 # ---------------------------------------------------------------------------------- main
@@ -318,8 +329,8 @@ def train(args: argparse.Namespace) -> Path:
         if score_map.calibrated_on:
             print(f"    Platt scaling fitted on {score_map.calibrated_on}: "
                   f"logit' = {a:.4f} * logit + {b:+.4f}")
-        print(f"    threshold {threshold:.3f} (maximises the mean out-of-fold F1 over "
-              f"{score_map.threshold_on})")
+        print(f"    threshold {threshold:.3f}: it {threshold_rule(config)} "
+              f"({', '.join(score_map.threshold_on)})")
 
     with steps.step("Fitting the model on every training part"):
         pipeline = fit_pipeline([p.train for p in parts], config)
@@ -373,8 +384,7 @@ def train(args: argparse.Namespace) -> Path:
             "hyperparameters": asdict(config),
             "calibration": {"method": "platt", "a": a, "b": b} if config.calibrate else None,
             "threshold": threshold,
-            "threshold_rule": "maximises the mean F1 over the split-evaluated datasets' "
-                              "out-of-fold training scores",
+            "threshold_rule": threshold_rule(config),
             "training_seconds": round(steps.total(), 1),
         }
         test_sets = {p.train.name: p.test for p in parts if p.test is not None}

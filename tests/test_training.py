@@ -21,6 +21,7 @@ from training.datasets import load_dataset, load_manifest
 from training.loaders import LabelledSet, read_table
 from training.model import ModelConfig
 from training.train import main as train_main
+from training.train import threshold_rule
 
 CLASSIFICATION_METRICS = ("n", "positives", "accuracy", "precision", "recall", "f1", "roc_auc",
                           "brier", "ece", "confusion")
@@ -180,6 +181,18 @@ def test_the_manifest_records_what_the_issue_lists(artifact: ModelArtifact) -> N
     for dataset in manifest["datasets"]:
         assert dataset["rows"] > 0
         assert all(len(f["sha256"]) == 64 for f in dataset["files"])
+
+
+def test_the_manifest_and_model_card_state_the_threshold_rule_used(artifact: ModelArtifact
+                                                                    ) -> None:
+    assert threshold_rule(ModelConfig()).startswith("maximises the mean F1 over")
+    within = threshold_rule(ModelConfig(threshold_f1_tolerance=0.002))
+    assert within.startswith("is the highest threshold") and "within 0.002 of the best" in within
+    manifest = artifact.manifest
+    used = ModelConfig(
+        threshold_f1_tolerance=manifest["hyperparameters"]["threshold_f1_tolerance"])
+    assert manifest["threshold_rule"] == threshold_rule(used)
+    assert f"it {manifest['threshold_rule']}." in (artifact.directory / "MODEL_CARD.md").read_text()
 
 
 def test_the_model_card_and_plots_are_written(artifact: ModelArtifact) -> None:

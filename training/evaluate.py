@@ -73,9 +73,9 @@ def best_threshold(label_sets: list[np.ndarray], score_sets: list[np.ndarray],
     With ``f1_tolerance`` > 0, the highest threshold whose mean F1 is within that much of the
     best: near its top the F1 curve can be flat (on this project's data, thresholds 0.04
     apart differ by less than 0.002), so its maximum is a coin toss among thresholds that
-    label plain headlines differently;
-    of thresholds that are as good by F1, this takes the one that raises the fewest false
-    alarms, and the choice stops jumping with small changes of the model."""
+    label plain headlines differently. Of thresholds as good by F1, this takes the one that
+    raises the fewest false alarms, and the choice jumps less with small changes of the
+    model."""
     candidates = np.unique(np.round(np.concatenate(score_sets), 3))
     candidates = candidates[(candidates > 0.02) & (candidates < 0.98)]
     if not len(candidates):

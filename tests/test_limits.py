@@ -104,4 +104,12 @@ def test_device_agreement_counts_the_posts_each_device_column_fires_on() -> None
     skipped = {r["rows"]: r["n"] for r in limits.device_agreement(
         literal, limits.ModelConfig(device_figurative_only=True))}
     assert (counted["device: tabloid verb"], skipped["device: tabloid verb"]) == (2, 1)
+    # Every device column the config gives the model has its row, the shouting one included.
+    shouted = LabelledSet("graded", ["Mayor SLAMS council!", "Mayor slams council!",
+                                     "Mayor slams parking plan"],
+                          np.array([1, 0, 0]), np.array([0.8, 0.2, 0.1]), graded=True)
+    assert "device: shouting with '!'" not in counted
+    five = {r["rows"]: r["n"] for r in limits.device_agreement(
+        shouted, limits.ModelConfig(device_shouting_column=True))}
+    assert five["device: shouting with '!'"] == 1
     assert rows["6-9 words"]["n"] == 1 and rows["10+ words"]["n"] == 1

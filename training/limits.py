@@ -140,7 +140,7 @@ def device_agreement(data: LabelledSet, config: ModelConfig | None = None) -> li
     row first, for comparison). The device columns are the ones ``config`` gives the model
     (the train half of the tabloid verbs, literal uses skipped if it says so)."""
     config = config or ModelConfig()
-    devices = device_features(figurative_only=config.device_figurative_only)
+    devices = device_features(config)
     columns = devices.fit(data.texts).transform(data.texts)
     lengths = np.array([word_count(t) for t in data.texts])  # as the suite's short set counts
 

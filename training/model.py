@@ -123,6 +123,7 @@ def build_pipeline(config: ModelConfig) -> Pipeline:
     """An unfitted Pipeline(features=FeatureUnion(word, char, style, phrasing),
     clf=LogisticRegression); parts switched off in the config are left out."""
     parts = []
+    behaviour = load_behaviour() if config.use_phrasing or config.use_devices else None
     if config.use_word:
         parts.append(("word", TfidfVectorizer(
             lowercase=True,
@@ -141,16 +142,14 @@ def build_pipeline(config: ModelConfig) -> Pipeline:
     if config.use_style:
         parts.append(("style", StyleFeatures(scale=config.style_scale)))
     if config.use_phrasing:
-        left_out = hype_words_left_out(config)
+        left_out = hype_words_left_out(config, behaviour)
         parts.append(("phrasing", PhrasingFeatures(scale=config.phrasing_scale,
                                                      lengths=config.phrasing_lengths,
                                                      hype_words_left_out=left_out,
                                                      leading_count_only=(
                                                          config.phrasing_leading_count_only))))
     if config.use_devices:
-        parts.append(("devices", device_features(config.device_scale,
-                                                   config.device_figurative_only,
-                                                   config.device_shouting_column)))
+        parts.append(("devices", device_features(config, behaviour)))
     if not parts:
         raise ValueError("the model needs at least one of word, char, style or phrasing features")
     classifier = LogisticRegression(C=config.C, max_iter=3000, solver=config.solver,
@@ -158,14 +157,15 @@ def build_pipeline(config: ModelConfig) -> Pipeline:
     return Pipeline([("features", FeatureUnion(parts)), ("clf", classifier)])
 
 
-def hype_words_left_out(config: ModelConfig) -> tuple[str, ...]:
+def hype_words_left_out(config: ModelConfig, behaviour: Behaviour | None = None
+                        ) -> tuple[str, ...]:
     """The words the phrasing features' hype-word list must not know under ``config``: the
     words only the behavioural suite's held-out devices use (``hype_words_without_held_out``),
     and the train-half tabloid verbs, which the device column counts, figurative uses only
     when ``device_figurative_only`` (``hype_words_without_tabloid_verbs``)."""
     if not (config.hype_words_without_held_out or config.hype_words_without_tabloid_verbs):
         return ()
-    behaviour = load_behaviour()
+    behaviour = behaviour or load_behaviour()
     words: set[str] = set()
     if config.hype_words_without_held_out:
         words |= behaviour.held_out_only_words()
@@ -175,16 +175,17 @@ def hype_words_left_out(config: ModelConfig) -> tuple[str, ...]:
     return tuple(sorted(words))
 
 
-def device_features(scale: float = 1.0, figurative_only: bool = False,
-                    shouting_column: bool = False) -> DeviceFeatures:
-    """The model's (unfitted) device features. Their tabloid verbs are only the training half
-    of that family: the behavioural suite measures with the other half, which the model must
-    never be given. With ``figurative_only`` a literal use ("Fire destroys homes") is not
-    counted as a tabloid verb."""
-    verbs = load_behaviour().half("tabloid_verb", "train")
-    return DeviceFeatures(scale=scale,
+def device_features(config: ModelConfig, behaviour: Behaviour | None = None) -> DeviceFeatures:
+    """The model's (unfitted) device features under ``config``. Their tabloid verbs are only
+    the training half of that family: the behavioural suite measures with the other half,
+    which the model must never be given. With ``device_figurative_only`` a literal use ("Fire
+    destroys homes") is not counted as a tabloid verb."""
+    behaviour = behaviour or load_behaviour()
+    verbs = behaviour.half("tabloid_verb", "train")
+    return DeviceFeatures(scale=config.device_scale,
                           tabloid_verbs=tuple(form for entry in verbs for form in entry.split("|")),
-                          figurative_only=figurative_only, shouting_column=shouting_column)
+                          figurative_only=config.device_figurative_only,
+                          shouting_column=config.device_shouting_column)
 
 
 def soft_targets(data: LabelledSet, config: ModelConfig) -> np.ndarray | None:

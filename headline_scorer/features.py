@@ -196,6 +196,11 @@ _FORWARD_WORDS = frozenset({"this", "these", "here", "here's", "heres", "why", "
                             "next", "reason", "reasons"})
 # A label of one to three words ending in ":" or a dash at the start ("MUST SEE: ", "ALERT - ").
 _LABEL = re.compile(r"^\s*([^\W\d_]+(?:['’][^\W\d_]+)?(?: [^\W\d_]+){0,2})\s*(?::|\s[–—-])\s")
+# The same with ``wide_labels``: symbols may stand before it ("🚨 BREAKING: ", "» WOW: ") and
+# its words may be hyphenated ("JAW-DROPPING: ", "MUST-SEE: ").
+_LABEL_WORD = r"[^\W\d_]+(?:['’-][^\W\d_]+)*"
+_LABEL_WORDS_SPLIT = re.compile(r"[ -]")
+_WIDE_LABEL = re.compile(rf"^[\W_]*?({_LABEL_WORD}(?: {_LABEL_WORD}){{0,2}})\s*(?::|\s[–—-])\s")
 
 
 class DeviceFeatures(StyleFeatures):
@@ -204,7 +209,11 @@ class DeviceFeatures(StyleFeatures):
     - "hype label prefix": the headline opens with a label of one to three words set in ALL
       CAPS, of five letters or more or shouting by the acronym rule of
       :class:`StyleFeatures` (learnt in ``fit``), followed by ":" or a dash: "EXCLUSIVE: ...",
-      "WOW: ...", never "NASA: ...";
+      "WOW: ...", never "NASA: ...". With ``wide_labels`` symbols may stand before the label
+      ("🚨 BREAKING: ...") and its words may be hyphenated ("JAW-DROPPING: ..."); a label
+      holding a word of ``label_words`` (the hype words the model knows, given only with
+      ``wide_labels``) counts in any case and at any length ("OMG: ...", "Shocking: ..."),
+      where "Watch: ..." or "Analysis: ..." stay format labels;
     - "exclamation run": two or more "!" (a run, or several);
     - "tabloid verb": the number of words or phrases of ``tabloid_verbs`` (lower case, whole
       words) in the headline, at most 2. With ``figurative_only`` a match counts only where
@@ -227,15 +236,20 @@ class DeviceFeatures(StyleFeatures):
     # Class defaults, so models pickled before the parameters existed read as they were.
     figurative_only: bool = False
     shouting_column: bool = False
+    wide_labels: bool = False
+    label_words: tuple[str, ...] = ()
 
     def __init__(self, scale: float = 1.0, max_shouted: int = 3, min_unknown_length: int = 5,
                  tabloid_verbs: tuple[str, ...] = (), figurative_only: bool = False,
-                 shouting_column: bool = False):
+                 shouting_column: bool = False, wide_labels: bool = False,
+                 label_words: tuple[str, ...] = ()):
         super().__init__(scale=scale, max_shouted=max_shouted,
                          min_unknown_length=min_unknown_length)
         self.tabloid_verbs = tabloid_verbs
         self.figurative_only = figurative_only
         self.shouting_column = shouting_column
+        self.wide_labels = wide_labels
+        self.label_words = label_words
 
     @property
     def names(self) -> tuple[str, ...]:  # type: ignore[override]
@@ -246,18 +260,29 @@ class DeviceFeatures(StyleFeatures):
         phrases = sorted({p.lower() for p in self.tabloid_verbs}, key=len, reverse=True)
         self.tabloid_pattern_ = (re.compile(r"(?<![\w'’])(?:" + "|".join(map(re.escape, phrases))
                                             + r")(?![\w'’])") if phrases else None)
+        self.label_words_ = frozenset(w.lower() for w in self.label_words)
         return self
+
+    def hype_label(self, text: str) -> bool:
+        """Whether ``text`` opens with a hype label (the "hype label prefix" column)."""
+        label = (_WIDE_LABEL if self.wide_labels else _LABEL).match(text)
+        if label is None:
+            return False
+        words = label.group(1)
+        # Corpus-learnt "acronyms" include labels clickbait writes only in capitals ("WATCH",
+        # "BREAKING"), so a label of five letters or more counts whatever the corpus says.
+        if words.isupper() and (sum(ch.isalpha() for ch in words) >= 5
+                                or self.shouted_words(words)):
+            return True
+        if not (self.wide_labels and self.label_words):
+            return False
+        lower = words.lower()
+        return not self.label_words_.isdisjoint([*lower.split(" "),
+                                                 *_LABEL_WORDS_SPLIT.split(lower)])
 
     def features_one(self, text: str) -> list[float]:
         """Device feature values of one normalised headline, scaled, in DEVICE_FEATURES order."""
-        label = _LABEL.match(text)
-        hype_label = 0.0
-        # Corpus-learnt "acronyms" include labels clickbait writes only in capitals ("WATCH",
-        # "BREAKING"), so a label of five letters or more counts whatever the corpus says.
-        if label and label.group(1).isupper() and (
-                sum(ch.isalpha() for ch in label.group(1)) >= 5
-                or self.shouted_words(label.group(1))):
-            hype_label = 1.0
+        hype_label = 1.0 if self.hype_label(text) else 0.0
         run = 1.0 if text.count("!") >= 2 else 0.0
         lower = text.lower()
         verbs = 0.0
@@ -292,6 +317,13 @@ _HYPE_WORDS = frozenset({
     "huge", "massive", "crazy", "ridiculous", "awesome", "unreal", "viral", "finally", "just",
     "warning", "urgent", "alert",
 })
+
+
+def hype_words(left_out: Iterable[str] = ()) -> frozenset[str]:
+    """The hype-word list of the phrasing features, without the words ``left_out``."""
+    return _HYPE_WORDS - {w.lower() for w in left_out}
+
+
 _LABEL_PREFIX = re.compile(r"^\s*[A-Za-z]+(?: [A-Za-z]+)?\s*[–—:-]\s")  # "BREAKING – ", "WATCH: "
 _LEADING_NUMBER = re.compile(r"^\W*\d")
 # A leading number that counts nothing: a sum of money ("$8,000"), a year ("2016 was ..."),
@@ -347,7 +379,7 @@ class PhrasingFeatures(NamedFeatures):
 
     def fit(self, X: Iterable[str], y: object = None) -> PhrasingFeatures:
         super().fit(X, y)
-        self.hype_words_ = _HYPE_WORDS - {w.lower() for w in self.hype_words_left_out}
+        self.hype_words_ = hype_words(self.hype_words_left_out)
         return self
 
     def features_one(self, text: str) -> list[float]:

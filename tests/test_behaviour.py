@@ -186,6 +186,38 @@ def test_device_features_read_labels_runs_and_tabloid_verbs() -> None:
 
 
 
+def test_wide_labels_read_symbols_hyphens_and_known_hype_words_in_any_case() -> None:
+    corpus = ["the budget is exclusive news", "watch the launch", "NASA and the FBI meet",
+              "OMG and LOL are acronyms here"]
+    narrow = DeviceFeatures().fit(corpus)
+    wide = DeviceFeatures(wide_labels=True, label_words=("omg", "shocking", "jaw-dropping",
+                                                         "must", "breaking")).fit(corpus)
+    for text in ("🚨 BREAKING: budget vote fails", "» EXCLUSIVE - budget vote fails",
+                 "JAW-DROPPING: budget vote fails", "OMG: budget vote fails",
+                 "Shocking: budget vote fails", "Jaw-dropping: budget vote fails",
+                 "MUST-SEE: budget vote fails", "Breaking news: budget vote fails"):
+        assert not narrow.hype_label(text) and wide.hype_label(text), text
+    for text in ("EXCLUSIVE: budget vote fails", "WATCH - cat"):  # read alike by both
+        assert narrow.hype_label(text) and wide.hype_label(text), text
+    for text in ("NASA: rover finds water", "LOL: budget vote fails",  # acronyms, no hype word
+                 "Watch: budget vote fails", "Analysis: the budget",  # format labels
+                 "Budget 2017: rates rise", "3 SHOCKING: things", "Vote fails"):
+        assert not narrow.hype_label(text) and not wide.hype_label(text), text
+    assert wide.features_one("🚨 BREAKING: budget vote fails")[0] == 1.0
+    # The model passes the option on with the phrasing features' hype words, which never
+    # hold a word of the behavioural suite's held-out prefixes.
+    shapes_only = DeviceFeatures(wide_labels=True).fit(corpus)
+    assert shapes_only.hype_label("🚨 BREAKING: budget vote fails")
+    assert not shapes_only.hype_label("OMG: budget vote fails")
+    config = replace(ModelConfig.load(), device_wide_labels=True)
+    devices = dict(build_pipeline(config).named_steps["features"].transformer_list)["devices"]
+    assert devices.wide_labels and not devices.label_words
+    config = replace(config, device_label_hype_words=True)
+    devices = dict(build_pipeline(config).named_steps["features"].transformer_list)["devices"]
+    assert devices.wide_labels and {"omg", "shocking", "breaking"} <= set(devices.label_words)
+    assert set(devices.label_words).isdisjoint(load_behaviour().held_out_only_words())
+
+
 def test_figurative_only_skips_literal_uses_of_a_tabloid_verb() -> None:
     verbs = ("slams", "slammed", "blasts", "rips", "destroys", "destroyed", "lashes out at")
     every = DeviceFeatures(tabloid_verbs=verbs).fit(["a vote"])

@@ -31,6 +31,7 @@ from headline_scorer.features import (
     NameMask,
     PhrasingFeatures,
     StyleFeatures,
+    hype_words,
     learn_names,
     lower_with_bounds,
 )
@@ -70,6 +71,8 @@ class ModelConfig:
     device_scale: float = 1.0
     device_figurative_only: bool = False
     device_shouting_column: bool = False
+    device_wide_labels: bool = False
+    device_label_hype_words: bool = False
     augment_families: list[str] = field(default_factory=list)
     augment_bases: int = 0
     augment_weight: float = 0.0
@@ -179,13 +182,22 @@ def device_features(config: ModelConfig, behaviour: Behaviour | None = None) -> 
     """The model's (unfitted) device features under ``config``. Their tabloid verbs are only
     the training half of that family: the behavioural suite measures with the other half,
     which the model must never be given. With ``device_figurative_only`` a literal use ("Fire
-    destroys homes") is not counted as a tabloid verb."""
+    destroys homes") is not counted as a tabloid verb; with ``device_wide_labels`` a label
+    prefix is read in its wider shapes ("🚨 BREAKING:", "JAW-DROPPING:"), and with
+    ``device_label_hype_words`` as well a label holding a hype word of the phrasing features'
+    list (without the words :func:`hype_words_left_out` names) counts in any case and at any
+    length ("OMG:", "Shocking:")."""
     behaviour = behaviour or load_behaviour()
     verbs = behaviour.half("tabloid_verb", "train")
     return DeviceFeatures(scale=config.device_scale,
                           tabloid_verbs=tuple(form for entry in verbs for form in entry.split("|")),
                           figurative_only=config.device_figurative_only,
-                          shouting_column=config.device_shouting_column)
+                          shouting_column=config.device_shouting_column,
+                          wide_labels=config.device_wide_labels,
+                          label_words=(tuple(sorted(hype_words(
+                              hype_words_left_out(config, behaviour))))
+                              if config.device_wide_labels and config.device_label_hype_words
+                              else ()))
 
 
 def soft_targets(data: LabelledSet, config: ModelConfig) -> np.ndarray | None:

@@ -6,6 +6,7 @@ import re
 
 import numpy as np
 import pytest
+from sklearn.metrics import f1_score
 
 from training.evaluate import (
     best_threshold,
@@ -76,6 +77,25 @@ def test_an_f1_tolerance_takes_the_highest_threshold_as_good_by_f1() -> None:
         chosen = best_threshold(labels, scores, tolerance)
         assert f1[chosen] >= best - tolerance
         assert all(f1[t] < best - tolerance for t in f1 if t > chosen), tolerance
+
+
+def test_f1_smoothing_averages_each_threshold_with_its_neighbours() -> None:
+    rng = np.random.default_rng(7)
+    labels = [rng.integers(0, 2, 120), rng.integers(0, 2, 80)]
+    scores = [np.clip(0.3 * y + rng.random(len(y)) * 0.7, 0, 1) for y in labels]
+    candidates = np.unique(np.round(np.concatenate(scores), 3))
+    candidates = candidates[(candidates > 0.02) & (candidates < 0.98)]
+    f1 = np.array([np.mean([f1_score(y, (s >= t).astype(int)) for y, s in zip(labels, scores)])
+                   for t in candidates])
+    for window, tolerance in ((0.01, 0.0), (0.01, 0.002), (0.05, 0.01)):
+        smoothed = np.array([f1[np.abs(candidates - t) <= window + 1e-9].mean()
+                             for t in candidates])
+        expected = (candidates[np.flatnonzero(smoothed >= smoothed.max() - tolerance)[-1]]
+                    if tolerance else candidates[np.argmax(smoothed)])
+        assert best_threshold(labels, scores, tolerance, window) == expected
+    # A window wider than every score makes the curve flat: the highest candidate is as good.
+    assert best_threshold(labels, scores, 1e-9, 2.0) == candidates[-1]
+    assert best_threshold(labels, scores, 0.0, 0.0) == candidates[np.argmax(f1)]
 
 
 # -------------------------------------------------------------------------- casing rewrites

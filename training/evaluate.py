@@ -67,7 +67,7 @@ def classification_metrics(labels: np.ndarray, scores: np.ndarray, threshold: fl
 
 
 def best_threshold(label_sets: list[np.ndarray], score_sets: list[np.ndarray],
-                   f1_tolerance: float = 0.0) -> float:
+                   f1_tolerance: float = 0.0, f1_smoothing: float = 0.0) -> float:
     """The threshold maximising the mean F1 over several datasets' (out-of-fold) scores.
 
     With ``f1_tolerance`` > 0, the highest threshold whose mean F1 is within that much of the
@@ -75,7 +75,11 @@ def best_threshold(label_sets: list[np.ndarray], score_sets: list[np.ndarray],
     apart differ by less than 0.002), so its maximum is a coin toss among thresholds that
     label plain headlines differently. Of thresholds as good by F1, this takes the one that
     raises the fewest false alarms, and the choice jumps less with small changes of the
-    model."""
+    model.
+
+    With ``f1_smoothing`` > 0, each candidate's mean F1 is first averaged with those of the
+    candidates within that distance of it, so the ripples of the curve (a few thousandths of
+    F1 from one threshold to the next) do not decide where it falls below the tolerance."""
     candidates = np.unique(np.round(np.concatenate(score_sets), 3))
     candidates = candidates[(candidates > 0.02) & (candidates < 0.98)]
     if not len(candidates):
@@ -83,6 +87,11 @@ def best_threshold(label_sets: list[np.ndarray], score_sets: list[np.ndarray],
     mean_f1 = np.array([np.mean([f1_score(y, (s >= t).astype(int), zero_division=0)
                                  for y, s in zip(label_sets, score_sets)])
                         for t in candidates])
+    if f1_smoothing > 0:
+        low = np.searchsorted(candidates, candidates - f1_smoothing - 1e-9, side="left")
+        high = np.searchsorted(candidates, candidates + f1_smoothing + 1e-9, side="right")
+        running = np.concatenate([[0.0], np.cumsum(mean_f1)])
+        mean_f1 = (running[high] - running[low]) / (high - low)
     if f1_tolerance > 0:
         return float(candidates[np.flatnonzero(mean_f1 >= mean_f1.max() - f1_tolerance)[-1]])
     return float(candidates[int(np.argmax(mean_f1))])

@@ -88,6 +88,7 @@ class ModelConfig:
     calibrate_on: list[str] = field(default_factory=lambda: ["webis-clickbait-17"])
     calibration_class_share: float = 1.0
     threshold_f1_tolerance: float = 0.0
+    threshold_f1_smoothing: float = 0.0
     dataset_weights: dict[str, float] = field(default_factory=dict)
     label_smoothing: dict[str, float] = field(default_factory=dict)
 
@@ -111,7 +112,7 @@ class ModelConfig:
 # Settings read only after the fit (by the Platt scaling and the threshold on out-of-fold
 # scores), never by fit_pipeline: configs that differ only in these share their fitted models.
 AFTER_FIT_SETTINGS = ("calibrate", "calibrate_on", "calibration_class_share",
-                      "threshold_f1_tolerance")
+                      "threshold_f1_tolerance", "threshold_f1_smoothing")
 
 
 def fitting_key(config: ModelConfig) -> str:

@@ -248,17 +248,20 @@ def fit_score_map(parts: list[Part], logits: dict[str, np.ndarray], config: Mode
     split = [p for p in parts if p.test is not None] or parts
     threshold = best_threshold([p.train.labels for p in split],
                                [_sigmoid(a * logits[p.train.name] + b) for p in split],
-                               config.threshold_f1_tolerance)
+                               config.threshold_f1_tolerance, config.threshold_f1_smoothing)
     return ScoreMap(a, b, threshold, calibrated_on, [p.train.name for p in split])
 
 
 def threshold_rule(config: ModelConfig) -> str:
     """How :func:`fit_score_map` chose the threshold, as the manifest and model card say it."""
-    rule = "the split-evaluated datasets' out-of-fold training scores"
+    rule = "the mean F1 over the split-evaluated datasets' out-of-fold training scores"
+    if config.threshold_f1_smoothing > 0:
+        rule += (" (at each threshold, averaged over the thresholds within "
+                 f"{config.threshold_f1_smoothing:g} of it)")
     if config.threshold_f1_tolerance > 0:
-        return (f"is the highest threshold whose mean F1 over {rule} is within "
+        return (f"is the highest threshold whose {rule} is within "
                 f"{config.threshold_f1_tolerance:g} of the best")
-    return f"maximises the mean F1 over {rule}"
+    return f"maximises {rule}"
 
 
 # ---------------------------------------------------------------------------------- main

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +21,7 @@ from training.datasets import load_dataset, load_manifest
 from training.loaders import LabelledSet, read_table
 from training.model import ModelConfig
 from training.train import main as train_main
-from training.train import threshold_rule
+from training.train import matching_ablation, threshold_rule
 
 CLASSIFICATION_METRICS = ("n", "positives", "accuracy", "precision", "recall", "f1", "roc_auc",
                           "brier", "ece", "confusion")
@@ -188,9 +188,14 @@ def test_the_manifest_and_model_card_state_the_threshold_rule_used(artifact: Mod
     assert threshold_rule(ModelConfig()).startswith("maximises the mean F1 over")
     within = threshold_rule(ModelConfig(threshold_f1_tolerance=0.002))
     assert within.startswith("is the highest threshold") and "within 0.002 of the best" in within
+    smoothed = threshold_rule(ModelConfig(threshold_f1_tolerance=0.002,
+                                          threshold_f1_smoothing=0.01))
+    assert "averaged over the thresholds within 0.01 of it" in smoothed
+    assert "averaged" not in within
     manifest = artifact.manifest
-    used = ModelConfig(
-        threshold_f1_tolerance=manifest["hyperparameters"]["threshold_f1_tolerance"])
+    settings = manifest["hyperparameters"]
+    used = ModelConfig(threshold_f1_tolerance=settings["threshold_f1_tolerance"],
+                       threshold_f1_smoothing=settings["threshold_f1_smoothing"])
     assert manifest["threshold_rule"] == threshold_rule(used)
     assert f"it {manifest['threshold_rule']}." in (artifact.directory / "MODEL_CARD.md").read_text()
 
@@ -256,3 +261,18 @@ def test_a_failed_training_leaves_the_current_model_alone(
                        "--models-dir", str(model_copy)])
     assert code == 1
     assert (model_copy / CURRENT_LINK).resolve() == before
+
+
+def test_an_ablation_matches_a_config_whose_newer_settings_are_at_their_defaults(
+        tmp_path: Path) -> None:
+    path = tmp_path / "ablation.json"
+    ran = json.loads(json.dumps(asdict(ModelConfig(C=2.5))))
+    del ran["threshold_f1_smoothing"]  # as written before the setting existed
+    path.write_text(json.dumps({"config": ran, "table": "t"}), encoding="utf-8")
+    assert matching_ablation(ModelConfig(C=2.5), path) == {"config": ran, "table": "t"}
+    assert matching_ablation(ModelConfig(C=2.5, threshold_f1_smoothing=0.01), path) is None
+    assert matching_ablation(ModelConfig(C=1.0), path) is None
+    path.write_text("{not json", encoding="utf-8")
+    assert matching_ablation(ModelConfig(C=2.5), path) is None
+    path.write_text(json.dumps({"config": None}), encoding="utf-8")
+    assert matching_ablation(ModelConfig(C=2.5), path) is None

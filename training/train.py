@@ -270,12 +270,22 @@ ABLATION_REPORT = REPORTS_DIR / "ablation.json"
 
 
 def matching_ablation(config: ModelConfig, path: Path = ABLATION_REPORT) -> dict | None:
-    """The ablation report of ``make tune ABLATION=1`` when it was run against ``config``."""
+    """The ablation report of ``make tune ABLATION=1`` when it was run against ``config``.
+
+    A setting the report does not name did not exist when it was run, so it ran as that
+    setting's default (new settings default to what the code did before): the report still
+    matches while ``config`` leaves such a setting at its default."""
     try:
         report = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return None
-    return report if report.get("config") == json.loads(json.dumps(asdict(config))) else None
+    ran = report.get("config")
+    if not isinstance(ran, dict):
+        return None
+    current = json.loads(json.dumps(asdict(config)))
+    defaults = json.loads(json.dumps(asdict(ModelConfig())))
+    ran = {**{k: defaults[k] for k in current.keys() - ran.keys()}, **ran}
+    return report if ran == current else None
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

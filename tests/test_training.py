@@ -187,7 +187,8 @@ def test_the_manifest_and_model_card_state_the_threshold_rule_used(artifact: Mod
                                                                     ) -> None:
     assert threshold_rule(ModelConfig()).startswith("maximises the mean F1 over")
     within = threshold_rule(ModelConfig(threshold_f1_tolerance=0.002))
-    assert within.startswith("is the highest threshold") and "within 0.002 of the best" in within
+    assert within == ("is the highest threshold whose mean F1 over the split-evaluated "
+                      "datasets' out-of-fold training scores is within 0.002 of the best")
     smoothed = threshold_rule(ModelConfig(threshold_f1_tolerance=0.002,
                                           threshold_f1_smoothing=0.01))
     assert "averaged over the thresholds within 0.01 of it" in smoothed

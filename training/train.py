@@ -254,14 +254,14 @@ def fit_score_map(parts: list[Part], logits: dict[str, np.ndarray], config: Mode
 
 def threshold_rule(config: ModelConfig) -> str:
     """How :func:`fit_score_map` chose the threshold, as the manifest and model card say it."""
-    rule = "the mean F1 over the split-evaluated datasets' out-of-fold training scores"
+    rule = "mean F1 over the split-evaluated datasets' out-of-fold training scores"
     if config.threshold_f1_smoothing > 0:
         rule += (" (at each threshold, averaged over the thresholds within "
                  f"{config.threshold_f1_smoothing:g} of it)")
     if config.threshold_f1_tolerance > 0:
         return (f"is the highest threshold whose {rule} is within "
                 f"{config.threshold_f1_tolerance:g} of the best")
-    return f"maximises {rule}"
+    return f"maximises the {rule}"
 
 
 # ---------------------------------------------------------------------------------- main

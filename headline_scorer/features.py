@@ -210,10 +210,10 @@ class DeviceFeatures(StyleFeatures):
       CAPS, of five letters or more or shouting by the acronym rule of
       :class:`StyleFeatures` (learnt in ``fit``), followed by ":" or a dash: "EXCLUSIVE: ...",
       "WOW: ...", never "NASA: ...". With ``wide_labels`` symbols may stand before the label
-      ("🚨 BREAKING: ...") and its words may be hyphenated ("JAW-DROPPING: ..."); a label
-      holding a word of ``label_words`` (the hype words the model knows, given only with
-      ``wide_labels``) counts in any case and at any length ("OMG: ...", "Shocking: ..."),
-      where "Watch: ..." or "Analysis: ..." stay format labels;
+      ("🚨 BREAKING: ...") and its words may be hyphenated ("JAW-DROPPING: ..."). A label
+      holding a word of ``label_words`` (the hype words the model knows; empty by default)
+      counts in any case and at any length ("OMG: ...", "Shocking: ..."), where "Watch: ..."
+      or "Analysis: ..." stay format labels;
     - "exclamation run": two or more "!" (a run, or several);
     - "tabloid verb": the number of words or phrases of ``tabloid_verbs`` (lower case, whole
       words) in the headline, at most 2. With ``figurative_only`` a match counts only where
@@ -274,7 +274,7 @@ class DeviceFeatures(StyleFeatures):
         if words.isupper() and (sum(ch.isalpha() for ch in words) >= 5
                                 or self.shouted_words(words)):
             return True
-        if not (self.wide_labels and self.label_words):
+        if not self.label_words:
             return False
         lower = words.lower()
         return not self.label_words_.isdisjoint([*lower.split(" "),

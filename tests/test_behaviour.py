@@ -209,6 +209,9 @@ def test_wide_labels_read_symbols_hyphens_and_known_hype_words_in_any_case() -> 
     shapes_only = DeviceFeatures(wide_labels=True).fit(corpus)
     assert shapes_only.hype_label("🚨 BREAKING: budget vote fails")
     assert not shapes_only.hype_label("OMG: budget vote fails")
+    words_only = DeviceFeatures(label_words=("omg",)).fit(corpus)  # the two options are apart
+    assert words_only.hype_label("OMG: budget vote fails")
+    assert not words_only.hype_label("🚨 OMG: budget vote fails")
     config = replace(ModelConfig.load(), device_wide_labels=True)
     devices = dict(build_pipeline(config).named_steps["features"].transformer_list)["devices"]
     assert devices.wide_labels and not devices.label_words
@@ -216,6 +219,9 @@ def test_wide_labels_read_symbols_hyphens_and_known_hype_words_in_any_case() -> 
     devices = dict(build_pipeline(config).named_steps["features"].transformer_list)["devices"]
     assert devices.wide_labels and {"omg", "shocking", "breaking"} <= set(devices.label_words)
     assert set(devices.label_words).isdisjoint(load_behaviour().held_out_only_words())
+    config = replace(config, device_wide_labels=False)
+    devices = dict(build_pipeline(config).named_steps["features"].transformer_list)["devices"]
+    assert not devices.wide_labels and "omg" in devices.label_words
 
 
 def test_figurative_only_skips_literal_uses_of_a_tabloid_verb() -> None:

@@ -184,10 +184,10 @@ def device_features(config: ModelConfig, behaviour: Behaviour | None = None) -> 
     the training half of that family: the behavioural suite measures with the other half,
     which the model must never be given. With ``device_figurative_only`` a literal use ("Fire
     destroys homes") is not counted as a tabloid verb; with ``device_wide_labels`` a label
-    prefix is read in its wider shapes ("🚨 BREAKING:", "JAW-DROPPING:"), and with
-    ``device_label_hype_words`` as well a label holding a hype word of the phrasing features'
-    list (without the words :func:`hype_words_left_out` names) counts in any case and at any
-    length ("OMG:", "Shocking:")."""
+    prefix is read in its wider shapes ("🚨 BREAKING:", "JAW-DROPPING:"); with
+    ``device_label_hype_words`` a label holding a hype word of the phrasing features' list
+    (without the words :func:`hype_words_left_out` names) counts in any case and at any length
+    ("OMG:", "Shocking:")."""
     behaviour = behaviour or load_behaviour()
     verbs = behaviour.half("tabloid_verb", "train")
     return DeviceFeatures(scale=config.device_scale,
@@ -197,8 +197,7 @@ def device_features(config: ModelConfig, behaviour: Behaviour | None = None) -> 
                           wide_labels=config.device_wide_labels,
                           label_words=(tuple(sorted(hype_words(
                               hype_words_left_out(config, behaviour))))
-                              if config.device_wide_labels and config.device_label_hype_words
-                              else ()))
+                              if config.device_label_hype_words else ()))
 
 
 def soft_targets(data: LabelledSet, config: ModelConfig) -> np.ndarray | None:

@@ -236,7 +236,8 @@ def fit_score_map(parts: list[Part], logits: dict[str, np.ndarray], config: Mode
     scaling on the config's calibration datasets (every dataset when none of them is here),
     then the threshold that maximises the mean F1 of the split-evaluated datasets (every
     dataset when none is split) on the calibrated scores (with ``threshold_f1_tolerance``, the
-    highest threshold within that much of the best mean F1). ``make train`` and ``make tune``
+    highest threshold within that much of the best mean F1; with ``threshold_f1_smoothing``,
+    on the curve averaged over that distance). ``make train`` and ``make tune``
     both call this, so a tuned candidate is scored exactly as it would be trained."""
     a, b, calibrated_on = 1.0, 0.0, []
     if config.calibrate:

@@ -334,6 +334,21 @@ _LEADING_NON_COUNT = re.compile(
     r"^(?:[^\w$£€]*[$£€]"  # money
     r"|\W*(?:(?:1[89]|20)\d\d(?![\d,.])"  # a year
     r"|\d[\d,]*(?:st|nd|rd|th\b|\s?%|\.\d|-\w)))")  # ordinal, percentage, decimal, joined
+# A leading count of people killed, hurt, missing, arrested or rescued is news ("14 killed in
+# bus crash", "2 Flint ex-officials charged", "1,100 evacuated"), not a listicle: one of these
+# words among the five after the count, before any word that opens a listicle's noun clause
+# (_LISTICLE_CLAUSE: "18 Desserts To Die For", "14 Texts All Ride Or Die Friends Send").
+_CASUALTY_WORDS = frozenset({
+    "die", "dies", "died", "dead", "killed", "kills", "hurt", "injured", "wounded", "missing",
+    "arrested", "charged", "indicted", "convicted", "sentenced", "jailed", "detained",
+    "deported", "executed", "hanged", "freed", "rescued", "evacuated", "stranded", "trapped",
+    "displaced", "homeless", "drowned", "shot", "stabbed", "infected", "hospitalised",
+    "hospitalized", "feared", "kidnapped", "abducted",
+})
+_LISTICLE_CLAUSE = frozenset({"that", "who", "which", "whose", "you", "your", "we", "i", "why",
+                              "how", "what", "when", "where", "to", "for", "of", "only",
+                              "every", "all"})
+_CASUALTY_WINDOW = 5
 _DIGIT = re.compile(r"\d")
 _TEASER_ENDING = re.compile(r"(:|\.\.\.|…)\s*$")
 _QUOTE_MARK = re.compile(r"[\"“”]")
@@ -369,18 +384,37 @@ class PhrasingFeatures(NamedFeatures):
     hype_words_left_out: tuple[str, ...] = ()
     hype_words_: frozenset[str] = _HYPE_WORDS
     leading_count_only: bool = False
+    casualty_counts_are_news: bool = False
 
     def __init__(self, scale: float = 1.0, lengths: bool = True,
-                 hype_words_left_out: tuple[str, ...] = (), leading_count_only: bool = False):
+                 hype_words_left_out: tuple[str, ...] = (), leading_count_only: bool = False,
+                 casualty_counts_are_news: bool = False):
         self.scale = scale
         self.lengths = lengths
         self.hype_words_left_out = hype_words_left_out
         self.leading_count_only = leading_count_only
+        self.casualty_counts_are_news = casualty_counts_are_news
 
     def fit(self, X: Iterable[str], y: object = None) -> PhrasingFeatures:
         super().fit(X, y)
         self.hype_words_ = hype_words(self.hype_words_left_out)
         return self
+
+    def _leading_count(self, lower: str, words: list[str]) -> bool:
+        """Whether the lower-cased headline opens with a number the "starts with a number"
+        column counts (any number; with ``leading_count_only`` a count; with
+        ``casualty_counts_are_news`` not a count of casualties or arrests)."""
+        if not _LEADING_NUMBER.match(lower):
+            return False
+        if self.leading_count_only and _LEADING_NON_COUNT.match(lower):
+            return False
+        if self.casualty_counts_are_news:
+            for word in words[1:1 + _CASUALTY_WINDOW]:
+                if word in _LISTICLE_CLAUSE:
+                    break
+                if word in _CASUALTY_WORDS:
+                    return False
+        return True
 
     def features_one(self, text: str) -> list[float]:
         lower = text.lower()
@@ -389,8 +423,7 @@ class PhrasingFeatures(NamedFeatures):
         values = [
             min(n, 30) / 10.0,
             1.0 if n <= 3 else 0.0,
-            1.0 if _LEADING_NUMBER.match(lower) and not (
-                self.leading_count_only and _LEADING_NON_COUNT.match(lower)) else 0.0,
+            1.0 if self._leading_count(lower, words) else 0.0,
             1.0 if _DIGIT.search(lower) else 0.0,
             0.0 if _SECOND_PERSON.isdisjoint(words) else 1.0,
             1.0 if words and words[0] in _TEASER_OPENINGS else 0.0,

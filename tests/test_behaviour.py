@@ -388,6 +388,39 @@ def test_starts_with_a_number_can_count_only_a_leading_count() -> None:
             [x for i, x in enumerate(b) if i != column]
 
 
+def test_a_count_of_casualties_or_arrests_can_read_as_news_not_a_listicle() -> None:
+    column = PHRASING_FEATURES.index("starts with a number")
+    news = ("14 killed in Russian bus-truck collision", "15 Die on Indian Train",
+            "2 Flint ex-officials charged over tainted water", "1,100 evacuated due to fire",
+            "13 Peruvian Troops Killed in Ambushes", "250 Feared Dead in Ferry Disaster")
+    listicles = ("21 things only 90s kids remember", "18 Deliciously Decadent Desserts To Die For",
+                 "14 Texts All Ride Or Die Friends Send", "10 celebrities who died too young",
+                 "7 struggles of taking one more shot", "1,000 jobs cut at plant",
+                 "12 people you meet at every wedding, and why they are dead serious")
+    count_only = PhrasingFeatures(leading_count_only=True)
+    news_aware = PhrasingFeatures(leading_count_only=True, casualty_counts_are_news=True)
+    for text in news:
+        assert count_only.features_one(text)[column] == 1.0, text
+        assert news_aware.features_one(text)[column] == 0.0, text
+    for text in listicles:
+        assert news_aware.features_one(text)[column] == 1.0, text
+    # A casualty word far from the count, or no leading number at all, changes nothing.
+    for text in ("3 reasons the budget talks could end with everyone arrested",
+                 "Police say 14 killed in crash"):
+        assert news_aware.features_one(text) == count_only.features_one(text), text
+    # Only that column changes; years and sums stay non-counts either way.
+    for text in (*news, "2016 was deadly: 30 killed"):
+        a, b = count_only.features_one(text), news_aware.features_one(text)
+        assert [x for i, x in enumerate(a) if i != column] == \
+            [x for i, x in enumerate(b) if i != column]
+    assert news_aware.features_one("2016 was deadly: 30 killed")[column] == 0.0
+    # The model passes the option on.
+    pipeline = build_pipeline(replace(ModelConfig(), use_phrasing=True,
+                                      phrasing_casualty_counts_are_news=True))
+    assert dict(pipeline.named_steps["features"].transformer_list)[
+        "phrasing"].casualty_counts_are_news
+
+
 def test_names_are_learnt_from_sentence_case_headlines_only() -> None:
     texts = ["Police say Obama met the mayor", "Why Obama left early today",
              "Crowds greet Obama in the city", "Fans of obama-style politics return",

@@ -65,6 +65,7 @@ class ModelConfig:
     phrasing_scale: float = 1.0
     phrasing_lengths: bool = True
     phrasing_leading_count_only: bool = False
+    phrasing_casualty_counts_are_news: bool = False
     hype_words_without_held_out: bool = False
     hype_words_without_tabloid_verbs: bool = False
     use_devices: bool = False
@@ -147,11 +148,11 @@ def build_pipeline(config: ModelConfig) -> Pipeline:
         parts.append(("style", StyleFeatures(scale=config.style_scale)))
     if config.use_phrasing:
         left_out = hype_words_left_out(config, behaviour)
-        parts.append(("phrasing", PhrasingFeatures(scale=config.phrasing_scale,
-                                                     lengths=config.phrasing_lengths,
-                                                     hype_words_left_out=left_out,
-                                                     leading_count_only=(
-                                                         config.phrasing_leading_count_only))))
+        parts.append(("phrasing", PhrasingFeatures(
+            scale=config.phrasing_scale, lengths=config.phrasing_lengths,
+            hype_words_left_out=left_out,
+            leading_count_only=config.phrasing_leading_count_only,
+            casualty_counts_are_news=config.phrasing_casualty_counts_are_news)))
     if config.use_devices:
         parts.append(("devices", device_features(config, behaviour)))
     if not parts:

@@ -21,7 +21,7 @@ from training.datasets import load_dataset, load_manifest
 from training.loaders import LabelledSet, read_table
 from training.model import ModelConfig
 from training.train import main as train_main
-from training.train import matching_ablation, threshold_rule
+from training.train import Part, Source, fit_score_map, matching_ablation, threshold_rule
 
 CLASSIFICATION_METRICS = ("n", "positives", "accuracy", "precision", "recall", "f1", "roc_auc",
                           "brier", "ece", "confusion")
@@ -193,12 +193,31 @@ def test_the_manifest_and_model_card_state_the_threshold_rule_used(artifact: Mod
                                           threshold_f1_smoothing=0.01))
     assert "averaged over the thresholds within 0.01 of it" in smoothed
     assert "averaged" not in within
+    fixed = threshold_rule(ModelConfig(threshold_f1_tolerance=0.002, fixed_threshold=0.372))
+    assert fixed.startswith("is fixed at 0.372 by training/model_config.toml") and "F1" not in fixed
     manifest = artifact.manifest
     settings = manifest["hyperparameters"]
     used = ModelConfig(threshold_f1_tolerance=settings["threshold_f1_tolerance"],
-                       threshold_f1_smoothing=settings["threshold_f1_smoothing"])
+                       threshold_f1_smoothing=settings["threshold_f1_smoothing"],
+                       fixed_threshold=settings["fixed_threshold"])
     assert manifest["threshold_rule"] == threshold_rule(used)
     assert f"it {manifest['threshold_rule']}." in (artifact.directory / "MODEL_CARD.md").read_text()
+
+
+def test_a_fixed_threshold_replaces_the_f1_rule_which_is_still_reported() -> None:
+    rng = np.random.default_rng(0)
+    labels = (rng.random(400) < 0.3).astype(int)
+    logits = np.where(labels == 1, 1.0, -1.0) + rng.normal(0.0, 1.2, 400)
+    data = LabelledSet("fixture-split", [f"headline {i}" for i in range(400)], labels,
+                       labels.astype(float))
+    parts = [Part(Source(data, "split", {}), data, data.subset(np.arange(400) < 10))]
+    by_rule = fit_score_map(parts, {"fixture-split": logits}, ModelConfig(calibrate=False))
+    fixed = fit_score_map(parts, {"fixture-split": logits},
+                          ModelConfig(calibrate=False, fixed_threshold=0.9))
+    assert by_rule.threshold == by_rule.f1_rule_threshold != 0.9
+    assert fixed.threshold == 0.9 and fixed.f1_rule_threshold == by_rule.threshold
+    # Only the threshold moves: the same scores.
+    assert (fixed.a, fixed.b) == (by_rule.a, by_rule.b)
 
 
 def test_the_model_card_and_plots_are_written(artifact: ModelArtifact) -> None:

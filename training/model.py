@@ -90,6 +90,7 @@ class ModelConfig:
     calibration_class_share: float = 1.0
     threshold_f1_tolerance: float = 0.0
     threshold_f1_smoothing: float = 0.0
+    fixed_threshold: float = 0.0  # 0: chosen by the F1 rule
     dataset_weights: dict[str, float] = field(default_factory=dict)
     label_smoothing: dict[str, float] = field(default_factory=dict)
 
@@ -113,7 +114,7 @@ class ModelConfig:
 # Settings read only after the fit (by the Platt scaling and the threshold on out-of-fold
 # scores), never by fit_pipeline: configs that differ only in these share their fitted models.
 AFTER_FIT_SETTINGS = ("calibrate", "calibrate_on", "calibration_class_share",
-                      "threshold_f1_tolerance", "threshold_f1_smoothing")
+                      "threshold_f1_tolerance", "threshold_f1_smoothing", "fixed_threshold")
 
 
 def fitting_key(config: ModelConfig) -> str:

@@ -225,6 +225,8 @@ class ScoreMap:
     threshold: float
     calibrated_on: list[str]
     threshold_on: list[str]
+    # What the F1 rule chose (the threshold itself, unless the config fixes it).
+    f1_rule_threshold: float | None = None
 
     def scores(self, logits: np.ndarray) -> np.ndarray:
         return _sigmoid(self.a * logits + self.b)
@@ -237,8 +239,10 @@ def fit_score_map(parts: list[Part], logits: dict[str, np.ndarray], config: Mode
     then the threshold that maximises the mean F1 of the split-evaluated datasets (every
     dataset when none is split) on the calibrated scores (with ``threshold_f1_tolerance``, the
     highest threshold within that much of the best mean F1; with ``threshold_f1_smoothing``,
-    on the curve averaged over that distance). ``make train`` and ``make tune``
-    both call this, so a tuned candidate is scored exactly as it would be trained."""
+    on the curve averaged over that distance). With ``fixed_threshold`` the threshold is that
+    value instead (when above 0), and the F1 rule's choice is kept beside it as ``f1_rule_threshold``.
+    ``make train`` and ``make tune`` both call this, so a tuned candidate is scored exactly as
+    it would be trained."""
     a, b, calibrated_on = 1.0, 0.0, []
     if config.calibrate:
         chosen = [p for p in parts if p.train.name in config.calibrate_on] or parts
@@ -247,14 +251,19 @@ def fit_score_map(parts: list[Part], logits: dict[str, np.ndarray], config: Mode
                                                 for p in chosen]))
         calibrated_on = [p.train.name for p in chosen]
     split = [p for p in parts if p.test is not None] or parts
-    threshold = best_threshold([p.train.labels for p in split],
-                               [_sigmoid(a * logits[p.train.name] + b) for p in split],
-                               config.threshold_f1_tolerance, config.threshold_f1_smoothing)
-    return ScoreMap(a, b, threshold, calibrated_on, [p.train.name for p in split])
+    by_f1 = best_threshold([p.train.labels for p in split],
+                           [_sigmoid(a * logits[p.train.name] + b) for p in split],
+                           config.threshold_f1_tolerance, config.threshold_f1_smoothing)
+    threshold = float(config.fixed_threshold) if config.fixed_threshold > 0 else by_f1
+    return ScoreMap(a, b, threshold, calibrated_on, [p.train.name for p in split], by_f1)
 
 
 def threshold_rule(config: ModelConfig) -> str:
     """How :func:`fit_score_map` chose the threshold, as the manifest and model card say it."""
+    if config.fixed_threshold > 0:
+        return (f"is fixed at {config.fixed_threshold:g} by training/model_config.toml "
+                "(fixed_threshold): a share of readers, the same for every candidate and model "
+                "version")
     rule = "mean F1 over the split-evaluated datasets' out-of-fold training scores"
     if config.threshold_f1_smoothing > 0:
         rule += (" (at each threshold, averaged over the thresholds within "
@@ -345,12 +354,15 @@ def train(args: argparse.Namespace) -> Path:
                   f"logit' = {a:.4f} * logit + {b:+.4f}")
         print(f"    threshold {threshold:.3f}: it {threshold_rule(config)} "
               f"({', '.join(score_map.threshold_on)})")
+        if config.fixed_threshold > 0:
+            print(f"    (the F1 rule would choose {score_map.f1_rule_threshold:.3f})")
 
     with steps.step("Fitting the model on every training part"):
         pipeline = fit_pipeline([p.train for p in parts], config)
         fold_calibration(pipeline, a, b)
 
-    metrics: dict = {"datasets": {}, "threshold": threshold}
+    metrics: dict = {"datasets": {}, "threshold": threshold,
+                     "threshold_by_f1_rule": score_map.f1_rule_threshold}
     with steps.step("Evaluating on the held-out test parts"):
         for p in parts:
             if p.test is not None:

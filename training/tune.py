@@ -194,7 +194,8 @@ def summarise(parts: list[Part], config: ModelConfig, masks: list[list[np.ndarra
 def _measure(parts: list[Part], logits: dict[str, np.ndarray], results: list,
              score_map: ScoreMap) -> dict:
     """The measures of :func:`summarise` under one score map."""
-    metrics: dict = {"threshold": score_map.threshold}
+    metrics: dict = {"threshold": score_map.threshold,
+                     "threshold_by_f1_rule": score_map.f1_rule_threshold}
     for p in parts:
         metrics[p.train.name] = classification_metrics(
             p.train.labels, score_map.scores(logits[p.train.name]), score_map.threshold,
@@ -344,11 +345,17 @@ def write_tables(rows: list[dict], out_dir: Path, backend: str, seconds: float, 
 
     def table(judgements: list[dict]) -> list[str]:
         """One row per candidate, in ``rows``' order, of its judged metrics."""
-        out = ["| rank | overrides | " + " | ".join(names) + " | shortfall | worst margin |",
-               "|" + "---|" * (len(names) + 4)]
+        out = ["| rank | overrides | threshold (F1 rule's) | " + " | ".join(names)
+               + " | shortfall | worst margin |",
+               "|" + "---|" * (len(names) + 5)]
         for rank, (row, judged_row) in enumerate(zip(rows, judgements), start=1):
-            cells = [metric_cell(judged_row["metrics"], targets[n][0]) for n in names]
-            out.append(f"| {rank} | {overrides_label(row['overrides'])} | " + " | ".join(cells)
+            measured = judged_row["metrics"]
+            cells = [metric_cell(measured, targets[n][0]) for n in names]
+            by_rule = measured.get("threshold_by_f1_rule")
+            used = f"{measured['threshold']:.3f}" + (f" ({by_rule:.3f})" if by_rule is not None
+                                                      else "")
+            out.append(f"| {rank} | {overrides_label(row['overrides'])} | {used} | "
+                       + " | ".join(cells)
                        + f" | {judged_row['shortfall']:+.3f} | {judged_row['worst_margin']:+.3f} |")
         return out
 

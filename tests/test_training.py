@@ -20,8 +20,8 @@ from training import train as train_module
 from training.datasets import load_dataset, load_manifest
 from training.loaders import LabelledSet, read_table
 from training.model import ModelConfig
-from training.train import main as train_main
 from training.train import Part, Source, fit_score_map, matching_ablation, threshold_rule
+from training.train import main as train_main
 
 CLASSIFICATION_METRICS = ("n", "positives", "accuracy", "precision", "recall", "f1", "roc_auc",
                           "brier", "ece", "confusion")
@@ -201,7 +201,12 @@ def test_the_manifest_and_model_card_state_the_threshold_rule_used(artifact: Mod
                        threshold_f1_smoothing=settings["threshold_f1_smoothing"],
                        fixed_threshold=settings["fixed_threshold"])
     assert manifest["threshold_rule"] == threshold_rule(used)
-    assert f"it {manifest['threshold_rule']}." in (artifact.directory / "MODEL_CARD.md").read_text()
+    card = (artifact.directory / "MODEL_CARD.md").read_text()
+    assert f"it {manifest['threshold_rule']}." in card
+    # A fixed threshold: the card still says what the F1 rule would choose.
+    by_rule = json.loads((artifact.directory / "metrics.json").read_text())["threshold_by_f1_rule"]
+    assert (f"would choose {by_rule:.3f} for this model" in card) == (
+        settings["fixed_threshold"] > 0 and by_rule != manifest["threshold"])
 
 
 def test_a_fixed_threshold_replaces_the_f1_rule_which_is_still_reported() -> None:

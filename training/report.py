@@ -225,6 +225,16 @@ def _model_description(hyper: dict) -> str:
     return text + " Every cue the service returns is a feature's exact contribution to the log-odds."
 
 
+def _f1_rule_description(manifest: dict, metrics: dict) -> str:
+    """When the threshold is fixed, what the F1 rule would have chosen for this model."""
+    by_rule = metrics.get("threshold_by_f1_rule")
+    if by_rule is None or by_rule == manifest["threshold"]:
+        return ""
+    return (f"The F1 rule (the highest threshold whose mean out-of-fold F1 is within "
+            f"{manifest['hyperparameters'].get('threshold_f1_tolerance', 0):g} of the best) "
+            f"would choose {by_rule:.3f} for this model. ")
+
+
 def _calibration_description(hyper: dict, calibration: dict | None, metrics: dict) -> str:
     if not calibration:
         return "The score is the logistic regression's own probability."
@@ -307,6 +317,7 @@ def write_report(directory: Path, pipeline: Pipeline, manifest: dict, metrics: d
         _behaviour_lines(metrics.get("behaviour")),
         "## Threshold and calibration",
         f"Threshold {manifest['threshold']:.3f}: it {manifest['threshold_rule']}. "
+        + _f1_rule_description(manifest, metrics)
         + _calibration_description(hyper, calibration, metrics),
     ]
     sections.append("## Ablation")

@@ -230,8 +230,7 @@ def _f1_rule_description(manifest: dict, metrics: dict) -> str:
     by_rule = metrics.get("threshold_by_f1_rule")
     if by_rule is None or by_rule == manifest["threshold"]:
         return ""
-    return (f"The F1 rule (the highest threshold whose mean out-of-fold F1 is within "
-            f"{manifest['hyperparameters'].get('threshold_f1_tolerance', 0):g} of the best) "
+    return (f"Unfixed (fixed_threshold = 0), the F1 rule of the threshold_f1_* settings "
             f"would choose {by_rule:.3f} for this model. ")
 
 

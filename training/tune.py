@@ -175,20 +175,20 @@ def candidate_jobs(parts: list[Part], config: ModelConfig, n_folds: int) -> tupl
 
 
 def summarise(parts: list[Part], config: ModelConfig, masks: list[list[np.ndarray]],
-              results: list, common_threshold: float | None = None) -> dict:
-    """Metrics of one candidate from its fold results, calibrated and thresholded like train.
-    With ``common_threshold``, ``metrics["at_threshold"]`` holds the same measures with that
-    threshold in place of the candidate's own (one score map: the calibration is its own)."""
+              results: list, common_threshold: float | None = None
+              ) -> tuple[dict, dict | None]:
+    """Metrics of one candidate from its fold results, calibrated and thresholded like train,
+    and, with ``common_threshold``, the same measures with that threshold in place of the
+    candidate's own (one score map: the calibration is its own); else None."""
     logits = {p.train.name: np.empty(len(p.train)) for p in parts}
     for k, (held, _) in enumerate(results):
         for p, part_masks, values in zip(parts, masks, held):
             logits[p.train.name][part_masks[k]] = values
     score_map = fit_score_map(parts, logits, config)
     metrics = _measure(parts, logits, results, score_map)
-    if common_threshold is not None:
-        metrics["at_threshold"] = _measure(parts, logits, results,
-                                           replace(score_map, threshold=common_threshold))
-    return metrics
+    if common_threshold is None:
+        return metrics, None
+    return metrics, _measure(parts, logits, results, replace(score_map, threshold=common_threshold))
 
 
 def _measure(parts: list[Part], logits: dict[str, np.ndarray], results: list,
@@ -300,8 +300,7 @@ def run_search(parts: list[Part], base: ModelConfig, candidates: list[dict], n_f
     results = Parallel(n_jobs=n_jobs)(all_jobs)
     rows = []
     for overrides, config, masks, (lo, hi) in zip(candidates, configs, all_masks, spans):
-        metrics = summarise(parts, config, masks, results[lo:hi], threshold)
-        fixed = metrics.pop("at_threshold", None)
+        metrics, fixed = summarise(parts, config, masks, results[lo:hi], threshold)
         row = {"overrides": overrides, "config": asdict(config), **judged(metrics)}
         if fixed is not None:
             row["at_threshold"] = judged(fixed)

@@ -226,7 +226,7 @@ class ScoreMap:
     calibrated_on: list[str]
     threshold_on: list[str]
     # What the F1 rule chose (the threshold itself, unless the config fixes it).
-    f1_rule_threshold: float | None = None
+    f1_rule_threshold: float
 
     def scores(self, logits: np.ndarray) -> np.ndarray:
         return _sigmoid(self.a * logits + self.b)

@@ -350,9 +350,7 @@ def write_tables(rows: list[dict], out_dir: Path, backend: str, seconds: float, 
         for rank, (row, judged_row) in enumerate(zip(rows, judgements), start=1):
             measured = judged_row["metrics"]
             cells = [metric_cell(measured, targets[n][0]) for n in names]
-            by_rule = measured.get("threshold_by_f1_rule")
-            used = f"{measured['threshold']:.3f}" + (f" ({by_rule:.3f})" if by_rule is not None
-                                                      else "")
+            used = f"{measured['threshold']:.3f} ({measured['threshold_by_f1_rule']:.3f})"
             out.append(f"| {rank} | {overrides_label(row['overrides'])} | {used} | "
                        + " | ".join(cells)
                        + f" | {judged_row['shortfall']:+.3f} | {judged_row['worst_margin']:+.3f} |")

@@ -9,9 +9,11 @@ import pickle
 from dataclasses import replace
 from pathlib import Path
 
+import joblib
 import numpy as np
 import pytest
 
+from headline_scorer.artifact import load_model, sha256_of
 from headline_scorer.features import (
     DEVICE_FEATURES,
     PHRASING_FEATURES,
@@ -21,12 +23,15 @@ from headline_scorer.features import (
     learn_names,
 )
 from headline_scorer.scorer import NAMED_CUES
+from tests.conftest import train_fixture_model
 from tests.fixture_headlines import make_headlines
 from training.behaviour import (
     BEHAVIOUR_PATH,
+    TWIN_FILE,
     Bases,
     apply_template,
     load_behaviour,
+    markdown_tables,
     rewrite,
     run_suite,
     shorten,
@@ -41,8 +46,10 @@ from training.model import (
     ModelConfig,
     build_pipeline,
     counterfactual_pairs,
+    device_features,
     fit_pipeline,
     hype_words_left_out,
+    suite_twin,
     training_rows,
 )
 
@@ -204,15 +211,16 @@ def test_wide_labels_read_symbols_hyphens_and_known_hype_words_in_any_case() -> 
                  "Budget 2017: rates rise", "3 SHOCKING: things", "Vote fails"):
         assert not narrow.hype_label(text) and not wide.hype_label(text), text
     assert wide.features_one("🚨 BREAKING: budget vote fails")[0] == 1.0
-    # The model passes the option on with the phrasing features' hype words, which never
-    # hold a word of the behavioural suite's held-out prefixes.
+    # The model passes the option on with the phrasing features' hype words, which in the
+    # model the suite measures (the default's suite twin) never hold a word of its held-out
+    # prefixes.
     shapes_only = DeviceFeatures(wide_labels=True).fit(corpus)
     assert shapes_only.hype_label("🚨 BREAKING: budget vote fails")
     assert not shapes_only.hype_label("OMG: budget vote fails")
     words_only = DeviceFeatures(label_words=("omg",)).fit(corpus)  # the two options are apart
     assert words_only.hype_label("OMG: budget vote fails")
     assert not words_only.hype_label("🚨 OMG: budget vote fails")
-    config = replace(ModelConfig.load(), device_wide_labels=True)
+    config = replace(suite_twin(ModelConfig.load()), device_wide_labels=True)
     devices = dict(build_pipeline(config).named_steps["features"].transformer_list)["devices"]
     assert devices.wide_labels and not devices.label_words
     config = replace(config, device_label_hype_words=True)
@@ -557,3 +565,112 @@ def test_hype_words_can_leave_the_tabloid_verbs_to_the_device_column() -> None:
     for config, expected in ((ModelConfig(use_phrasing=True), 1.0), (verbs_only, 0.0)):
         phrasing = dict(build_pipeline(config).named_steps["features"].transformer_list)["phrasing"]
         assert phrasing.fit(["a vote"]).features_one("Fire destroys homes")[hype] == expected
+
+
+def test_rewrite_from_both_halves_draws_from_each_and_refuses_an_unknown_half() -> None:
+    prefix = load_behaviour().families["prefix"]
+    drawn = {rewrite("Budget vote fails", prefix, "both", seed) for seed in range(200)}
+    assert drawn & {apply_template(t, "Budget vote fails") for t in prefix.train}
+    assert drawn & {apply_template(t, "Budget vote fails") for t in prefix.held_out}
+    with pytest.raises(ValueError, match="no half 'test'"):
+        rewrite("Budget vote fails", prefix, "test", 1)
+
+
+def test_teach_held_out_gives_the_model_both_halves_and_its_suite_twin_only_the_train_half(
+) -> None:
+    behaviour = load_behaviour()
+    config = ModelConfig(use_phrasing=True, use_devices=True, hype_words_without_tabloid_verbs=True,
+                         device_figurative_only=True, teach_held_out=True)
+    twin = suite_twin(config)
+    assert replace(twin, teach_held_out=True, hype_words_without_held_out=False) == config
+    assert suite_twin(twin) == twin  # a model not taught the held-out halves is its own twin
+    assert {"eviscerates", "slams"} <= set(device_features(config).tabloid_verbs)
+    assert "slams" in device_features(twin).tabloid_verbs
+    assert "eviscerates" not in device_features(twin).tabloid_verbs
+    # The twin's hype-word list must not know the held-out devices' words, whatever the
+    # shipped model's does; the tabloid verbs of both halves go to the device column.
+    assert {"stunning", "eviscerates", "slams"} <= set(hype_words_left_out(twin))
+    assert "stunning" not in hype_words_left_out(config)
+    assert {"eviscerates", "slams"} <= set(hype_words_left_out(config))
+    assert "stunning" in hype_words_left_out(replace(config, hype_words_without_held_out=True))
+    data = LabelledSet("plain", [f"Council criticises budget for bridge number {i}"
+                                 for i in range(300)], np.zeros(300, np.int64), np.zeros(300))
+    held = {apply_template(t, "x").replace("x", "") for t in behaviour.families["prefix"].held_out}
+
+    def prefixes(c: ModelConfig) -> set[str]:
+        c = replace(c, augment_families=["prefix", "tabloid_verb"], augment_bases=600)
+        return {changed.split(" Council")[0] + " " for _, changed, _, f in
+                counterfactual_pairs(data, c, c.augment_families) if f == "prefix"}
+
+    assert prefixes(config) & held and not prefixes(twin) & held
+
+
+def test_run_suite_takes_the_held_out_rows_from_the_twin_and_the_rest_from_the_model() -> None:
+    behaviour = load_behaviour()
+    bases = Bases(wire=["Council criticises budget for the new bridge",
+                        "Obama signs water supply bill"],
+                  posts=["Court delays ruling on rail strike in Washington"])
+
+    def shipped(texts: list[str]) -> np.ndarray:  # everything sensational
+        return np.full(len(texts), 0.9)
+
+    def twin(texts: list[str]) -> np.ndarray:  # nothing sensational
+        return np.full(len(texts), 0.1)
+
+    report = run_suite(behaviour, bases, shipped, threshold=0.5, twin_score=twin)
+    assert all(row["share_sensational"] == 0.0 for row in report["devices"].values())
+    assert all(row["share_sensational"] == 1.0 for row in report["devices_shipped"].values())
+    assert all(row["share_sensational"] == 1.0
+               for row in report["devices_train_half"].values())
+    assert report["false_positives"]["wire"]["rate"] == 1.0
+    assert report["false_positives_twin"]["wire"]["rate"] == 0.0
+    markdown = markdown_tables(report)
+    assert "held-out half, suite twin" in markdown and "held-out half, shipped model" in markdown
+    assert "| wire | 2 | 100.0% | <= 2% | no | 0.0% |" in markdown
+    alone = run_suite(behaviour, bases, shipped, threshold=0.5)
+    assert "devices_shipped" not in alone and "false_positives_twin" not in alone
+    assert "suite twin" not in markdown_tables(alone)
+
+
+def test_a_model_taught_the_held_out_halves_ships_its_suite_twin(
+        fixture_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "model_config.toml"
+    config.write_text((fixture_data / "model_config.toml").read_text(encoding="utf-8")
+                      .replace("teach_held_out = true\n", "")
+                      .replace("use_devices = true\n", "use_devices = true\nteach_held_out = true\n"),
+                      encoding="utf-8")
+    models = tmp_path / "models"
+    assert train_fixture_model(fixture_data, models, "--config", str(config)) == 0
+    directory = (models / "current").resolve()
+    manifest = json.loads((directory / "manifest.json").read_text())
+    assert manifest["hyperparameters"]["teach_held_out"] is True
+    twin_path = directory / TWIN_FILE
+    assert manifest["suite_twin"]["file"] == TWIN_FILE
+    assert manifest["suite_twin"]["sha256"] == sha256_of(twin_path)
+    shipped, twin = load_model(directory).pipeline, joblib.load(twin_path)
+    verbs = {name: dict(p.named_steps["features"].transformer_list)["devices"].tabloid_verbs
+             for name, p in (("shipped", shipped), ("twin", twin))}
+    assert "eviscerates" in verbs["shipped"] and "eviscerates" not in verbs["twin"]
+    # Same calibration folded into both: a headline no device touches scores nearly alike.
+    plain = ["Court delays ruling on rail strike", "Council approves budget for bridge"]
+    np.testing.assert_allclose(shipped.predict_proba(plain)[:, 1],
+                               twin.predict_proba(plain)[:, 1], atol=0.05)
+
+    text = BEHAVIOUR_PATH.read_text(encoding="utf-8")
+    text = text.replace('wire = "chakraborty2016"', 'wire = "fixture-lines"')
+    text = text.replace('posts = "webis-clickbait-17"', 'posts = "fixture-webis"')
+    suite = tmp_path / "behaviour.toml"
+    suite.write_text(text, encoding="utf-8")
+    arguments = ["--model", str(directory), "--reports-dir", str(tmp_path / "reports"),
+                 "--behaviour", str(suite), "--raw-dir", str(fixture_data / "raw"),
+                 "--manifest", str(fixture_data / "datasets.json")]
+    assert behaviour_main(arguments) == 0
+    report = json.loads((tmp_path / "reports" / "behaviour.json").read_text())
+    assert set(report["devices_shipped"]) == set(report["devices"])
+    assert "suite twin" in (tmp_path / "reports" / "behaviour.md").read_text()
+
+    twin_path.write_bytes(twin_path.read_bytes()[:-10] + b"0123456789")
+    capsys.readouterr()
+    assert behaviour_main(arguments) == 1
+    error = capsys.readouterr().err
+    assert str(twin_path) in error and "does not match the manifest" in error

@@ -295,6 +295,13 @@ def test_an_ablation_matches_a_config_whose_newer_settings_are_at_their_defaults
     del ran["threshold_f1_smoothing"]  # as written before the setting existed
     path.write_text(json.dumps({"config": ran, "table": "t"}), encoding="utf-8")
     assert matching_ablation(ModelConfig(C=2.5), path) == {"config": ran, "table": "t"}
+    # The ablation fits the suite twin: a model taught the held-out halves matches the report
+    # of its twin (its hype-word list blind to the held-out words), not of itself.
+    twin = json.loads(json.dumps(asdict(ModelConfig(C=2.5, hype_words_without_held_out=True))))
+    twin_path = tmp_path / "twin-ablation.json"
+    twin_path.write_text(json.dumps({"config": twin, "table": "t"}), encoding="utf-8")
+    assert matching_ablation(ModelConfig(C=2.5, teach_held_out=True), twin_path) is not None
+    assert matching_ablation(ModelConfig(C=2.5, teach_held_out=True), path) is None
     assert matching_ablation(ModelConfig(C=2.5, threshold_f1_smoothing=0.01), path) is None
     assert matching_ablation(ModelConfig(C=1.0), path) is None
     path.write_text("{not json", encoding="utf-8")

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from distributed import LocalCluster
 
+from training.model import ModelConfig
 from training.tune import main as tune_main
 
 
@@ -179,3 +180,31 @@ def test_grid_choices_multiply_the_grid_and_keep_their_settings_together(tmp_pat
     plain = tmp_path / "plain.toml"
     plain.write_text("[grid]\nC = [1.0, 2.0]\n", encoding="utf-8")
     assert load_grid(plain) == [{"C": 1.0}, {"C": 2.0}]
+
+
+def test_tuning_fits_the_suite_twin_of_a_model_taught_the_held_out_halves(
+        fixture_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from training import tune
+
+    # A top-level setting goes before the first table, or it would belong to that table.
+    head, table, rest = (fixture_data / "model_config.toml").read_text(
+        encoding="utf-8").replace("teach_held_out = true\n", "").partition("\n[")
+    config = tmp_path / "model_config.toml"
+    config.write_text(head + "\nteach_held_out = true" + table + rest, encoding="utf-8")
+    assert ModelConfig.load(config).teach_held_out
+    taught = []
+    original = tune.fit_pipeline
+
+    def recording(datasets, config):  # type: ignore[no-untyped-def]
+        taught.append(config.teach_held_out)
+        return original(datasets, config)
+
+    monkeypatch.setattr(tune, "fit_pipeline", recording)
+    grid = tmp_path / "grid.toml"
+    grid.write_text("[grid]\nC = [1.0]\n", encoding="utf-8")
+    code = tune_main(["--grid", str(grid), "--raw-dir", str(fixture_data / "raw"),
+                      "--manifest", str(fixture_data / "datasets.json"),
+                      "--config", str(config), "--out", str(tmp_path), "--folds", "2",
+                      "--jobs", "1"])
+    assert code == 0
+    assert taught == [False, False]  # both folds fitted without the held-out devices

@@ -19,6 +19,8 @@ each family through :func:`rewrite`, never from the ``held_out`` half the suite 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import io
 import json
 import random
 import re
@@ -28,9 +30,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import joblib
 import numpy as np
+from sklearn.pipeline import Pipeline
 
-from headline_scorer.artifact import ModelError, load_model
+from headline_scorer.artifact import ModelArtifact, ModelError, load_model, sha256_of
 from headline_scorer.paths import REPORTS_DIR, Paths
 from training.datasets import MANIFEST_PATH, RAW_DIR, load_dataset, load_manifest
 from training.loaders import DataError, LabelledSet
@@ -39,6 +43,9 @@ from training.split import split_train_test, text_fraction
 BEHAVIOUR_PATH = Path(__file__).with_name("behaviour.toml")
 DEVICE_KINDS = ("template", "verb", "shout")
 HALVES = ("train", "held_out")
+# Both halves together: what a model shipped with ``teach_held_out`` is taught (its suite
+# figures then come from a twin that was not; see training/model.py's ``suite_twin``).
+BOTH_HALVES = "both"
 _TRAILING = " .?!;:,"
 _ORDINARY_WORD = re.compile(r"[^\W\d_]+")
 _WORD_COUNT = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
@@ -56,6 +63,14 @@ class DeviceFamily:
     held_out: tuple
     reporting: tuple[str, ...] = ()
 
+    def items(self, half: str) -> tuple:
+        """The devices of ``half``: "train", "held_out" or both (:data:`BOTH_HALVES`)."""
+        if half == BOTH_HALVES:
+            return self.train + self.held_out
+        if half not in HALVES:
+            raise ValueError(f"family {self.name}: no half {half!r}")
+        return getattr(self, half)
+
 
 @dataclass(frozen=True)
 class Behaviour:
@@ -69,7 +84,7 @@ class Behaviour:
     cut_before: tuple[str, ...] = ()
 
     def half(self, family: str, half: str) -> tuple:
-        return getattr(self.families[family], half)
+        return self.families[family].items(half)
 
     def held_out_only_words(self) -> frozenset[str]:
         """Lower-case words of the template and verb families' held-out halves that no train
@@ -194,7 +209,7 @@ def rewrite(headline: str, family: DeviceFamily, half: str, seed: int) -> str | 
     """``headline`` rewritten with one device of ``family``'s ``half`` chosen by ``seed``;
     None when the device does not apply (no reporting verb, too few ordinary words)."""
     rng = random.Random(seed)
-    choice = rng.choice(getattr(family, half))
+    choice = rng.choice(family.items(half))
     if family.kind == "template":
         return apply_template(choice, headline)
     if family.kind == "verb":
@@ -290,19 +305,32 @@ def false_positive_rows(behaviour: Behaviour, bases: Bases, score: Score, thresh
     return rows
 
 
-def run_suite(behaviour: Behaviour, bases: Bases, score: Score, threshold: float) -> dict:
-    """The whole suite's figures (see the module docstring) for one scoring function."""
+def run_suite(behaviour: Behaviour, bases: Bases, score: Score, threshold: float,
+              twin_score: Score | None = None) -> dict:
+    """The whole suite's figures (see the module docstring) for one scoring function.
+
+    For a model shipped with ``teach_held_out`` (given every family's held-out half too),
+    ``twin_score`` scores its suite twin, fitted on the same rows without that half: the
+    held-out device rows are the twin's, the only honest measure of devices never seen, and
+    the shipped model's own rows on that half are reported beside them ("devices_shipped"),
+    as are the twin's false-positive rates ("false_positives_twin"). Everything else is the
+    shipped model's."""
     everything = bases.wire + bases.posts
-    return {
+    report = {
         "threshold": threshold,
         "bases": {"wire": len(bases.wire), "posts": len(bases.posts)},
-        "devices": device_rows(behaviour, everything, score, threshold),
+        "devices": device_rows(behaviour, everything, twin_score or score, threshold),
         # The same bases rewritten with the train halves, which augmentation and the device
         # lexicon draw from: what the model does with devices it was shown (no target).
         "devices_train_half": device_rows(behaviour, everything, score, threshold, half="train"),
         "false_positives": false_positive_rows(behaviour, bases, score, threshold),
         "topic": topic_row(behaviour, everything, score, threshold),
     }
+    if twin_score is not None:
+        report["devices_shipped"] = device_rows(behaviour, everything, score, threshold)
+        report["false_positives_twin"] = false_positive_rows(behaviour, bases, twin_score,
+                                                             threshold)
+    return report
 
 
 def _pct(value: float | None) -> str:
@@ -315,12 +343,28 @@ def _num(value: float | None, digits: int = 3) -> str:
 
 def markdown_tables(report: dict) -> str:
     """The suite's three tables (devices, false positives, topic swaps) as Markdown."""
-    lines = ["| device family (held-out half) | rewrites | median score rise | labelled "
-             "sensational | flipped from neutral | target | met |", "|---|---|---|---|---|---|---|"]
+    shipped = report.get("devices_shipped")
+    lines = []
+    if shipped:
+        lines += ["The shipped model was also given every family's held-out half "
+                  "(`teach_held_out`), so the held-out rows below are its suite twin's: the "
+                  "same recipe fitted on the same rows without that half, scored through the "
+                  "same calibration and threshold.", ""]
+    lines += ["| device family (held-out half" + (", suite twin" if shipped else "")
+              + ") | rewrites | median score rise | labelled sensational | flipped from "
+              "neutral | target | met |", "|---|---|---|---|---|---|---|"]
     for name, row in report["devices"].items():
         lines.append(f"| {name}: {row['description']} | {row['n']} | {_num(row['median_rise'])} | "
                      f"{_pct(row['share_sensational'])} | {_pct(row['share_flipped'])} | "
                      f">= {row['target']:.0%} | {'yes' if row['met'] else 'no'} |")
+    if shipped:
+        lines += ["", "Reported only: the shipped model on the same held-out rewrites, which "
+                  "it was given in training (what it does with them, not how it generalises).",
+                  "", "| device family (held-out half, shipped model) | rewrites | median score "
+                  "rise | labelled sensational |", "|---|---|---|---|"]
+        for name, row in shipped.items():
+            lines.append(f"| {name} | {row['n']} | {_num(row['median_rise'])} | "
+                         f"{_pct(row['share_sensational'])} |")
     if report.get("devices_train_half"):
         lines += ["", "Reported only: the same bases rewritten with each family's *train* half, "
                   "the devices augmentation and the device lexicon were given (what the model "
@@ -330,15 +374,17 @@ def markdown_tables(report: dict) -> str:
         for name, row in report["devices_train_half"].items():
             lines.append(f"| {name} | {row['n']} | {_num(row['median_rise'])} | "
                          f"{_pct(row['share_sensational'])} |")
-    lines += ["", "| plain neutral headlines | n | labelled sensational | bound | met |",
-              "|---|---|---|---|---|"]
+    twin = report.get("false_positives_twin") or {}
+    lines += ["", "| plain neutral headlines | n | labelled sensational | bound | met |"
+              + (" suite twin |" if twin else ""), "|---|---|---|---|---|" + ("---|" if twin else "")]
     for name, row in report["false_positives"].items():
+        extra = f" {_pct(twin[name]['rate'])} |" if name in twin else ""
         if row["max"] is None:
             lines.append(f"| {name} (every no-clickbait post, reported only) | {row['n']} | "
-                         f"{_pct(row['rate'])} | - | - |")
+                         f"{_pct(row['rate'])} | - | - |{extra}")
             continue
         lines.append(f"| {name} | {row['n']} | {_pct(row['rate'])} | <= {row['max']:.0%} | "
-                     f"{'yes' if row['met'] else 'no'} |")
+                     f"{'yes' if row['met'] else 'no'} |{extra}")
     topic = report["topic"]
     lines += ["", "| topic swaps (held-out pairs) | n | median abs score change | flipped to "
               "sensational | bounds | met |", "|---|---|---|---|---|---|"]
@@ -365,7 +411,8 @@ def write_reports(report: dict, directory: Path = REPORTS_DIR) -> tuple[Path, Pa
         f"{report['bases']['posts']} news-outlet posts judged no-clickbait with a mean judgment "
         "of at most 0.2 (Webis-Clickbait-17). "
         "Each base gets one rewrite per family, drawn from the family's held-out half, which "
-        "no model sees in training (augmentation uses only the other half).", "", "",
+        "the model measured on it never sees in training (its augmentation uses only the "
+        "other half).", "", "",
     ]
     md_path.write_text("\n".join(header) + markdown_tables(report) + "\n", encoding="utf-8")
     return json_path, md_path
@@ -390,6 +437,45 @@ def neutral_test_bases(behaviour: Behaviour, manifest: Path = MANIFEST_PATH,
     return neutral_bases(behaviour, wire, posts)
 
 
+# ------------------------------------------------------------------------- the suite twin
+
+TWIN_FILE = "suite_twin.joblib"
+
+
+def twin_file(pipeline: Pipeline) -> tuple[bytes, dict]:
+    """The suite twin as the bytes of its file and the manifest entry naming them."""
+    buffer = io.BytesIO()
+    joblib.dump(pipeline, buffer, compress=3)
+    data = buffer.getvalue()
+    return data, {"file": TWIN_FILE, "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def load_twin(artifact: ModelArtifact) -> Pipeline | None:
+    """The suite twin a model version holds (its manifest's "suite_twin"), checked against
+    its sha256; None for a model shipped without one (not taught the held-out halves)."""
+    entry = artifact.manifest.get("suite_twin")
+    if entry is None:
+        return None
+    path = artifact.directory / TWIN_FILE
+    if not isinstance(entry, dict) or entry.get("file") != TWIN_FILE:
+        raise ModelError(f"{artifact.directory / 'manifest.json'}: suite_twin must be "
+                         f'{{"file": "{TWIN_FILE}", "sha256": ...}}')
+    try:
+        digest = sha256_of(path)
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    if digest != entry.get("sha256"):
+        raise ModelError(f"{path}: sha256 {digest} does not match the manifest's "
+                         f"{entry.get('sha256')}; the file is corrupt or was changed")
+    try:
+        twin = joblib.load(path)
+    except Exception as exc:  # unpickling can raise nearly anything on a damaged file
+        raise ModelError(f"{path}: cannot be unpickled ({exc})") from exc
+    if not isinstance(twin, Pipeline):
+        raise ModelError(f"{path}: not a headline-scorer pipeline")
+    return twin
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.behaviour",
                                      description=__doc__.split("\n")[0])
@@ -404,17 +490,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         artifact = load_model(args.model)
+        twin = load_twin(artifact)
         behaviour = load_behaviour(args.behaviour)
         bases = neutral_test_bases(behaviour, args.manifest, args.raw_dir)
     except (ModelError, DataError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    pipeline = artifact.pipeline
 
-    def score(texts: list[str]) -> np.ndarray:
-        return pipeline.predict_proba(texts)[:, 1]
+    def scorer(pipeline: Pipeline) -> Score:
+        return lambda texts: pipeline.predict_proba(texts)[:, 1]
 
-    report = run_suite(behaviour, bases, score, artifact.threshold)
+    report = run_suite(behaviour, bases, scorer(artifact.pipeline), artifact.threshold,
+                       twin_score=None if twin is None else scorer(twin))
     report["model"] = artifact.version
     _, md_path = write_reports(report, args.reports_dir)
     print(md_path.read_text(encoding="utf-8"))

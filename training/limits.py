@@ -41,7 +41,7 @@ from headline_scorer.paths import REPORTS_DIR
 from training.behaviour import word_count
 from training.datasets import MANIFEST_PATH, RAW_DIR, load_manifest
 from training.loaders import DataError, LabelledSet
-from training.model import CONFIG_PATH, ModelConfig, device_features
+from training.model import CONFIG_PATH, ModelConfig, device_features, suite_twin
 from training.split import fold_ids, text_fraction
 from training.train import Part, fit_and_score, load_sources, split_sources
 from training.tune import ABLATION_COLUMNS, TUNE_FOLDS, metric_cell, run_search
@@ -235,7 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.perf_counter()
     try:
-        config = ModelConfig.load(args.config)
+        # The recipe as tune and the behavioural suite measure it (without teach_held_out).
+        config = suite_twin(ModelConfig.load(args.config))
         specs = load_manifest(args.manifest)
         parts = split_sources(load_sources(specs, args.raw_dir, [], []))
         result: dict = {"folds": args.folds, "learning_curves": {}, "alone": {},

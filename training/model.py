@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import tomllib
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +35,14 @@ from headline_scorer.features import (
     learn_names,
     lower_with_bounds,
 )
-from training.behaviour import Behaviour, load_behaviour, rewrite, shorten, swap_topic
+from training.behaviour import (
+    BOTH_HALVES,
+    Behaviour,
+    load_behaviour,
+    rewrite,
+    shorten,
+    swap_topic,
+)
 from training.loaders import LabelledSet
 from training.split import text_fraction
 
@@ -68,6 +75,7 @@ class ModelConfig:
     phrasing_casualty_counts_are_news: bool = False
     hype_words_without_held_out: bool = False
     hype_words_without_tabloid_verbs: bool = False
+    teach_held_out: bool = False
     use_devices: bool = False
     device_scale: float = 1.0
     device_figurative_only: bool = False
@@ -115,6 +123,27 @@ class ModelConfig:
 # scores), never by fit_pipeline: configs that differ only in these share their fitted models.
 AFTER_FIT_SETTINGS = ("calibrate", "calibrate_on", "calibration_class_share",
                       "threshold_f1_tolerance", "threshold_f1_smoothing", "fixed_threshold")
+
+
+def suite_twin(config: ModelConfig) -> ModelConfig:
+    """The recipe the behavioural suite measures: ``config`` given nothing of the held-out
+    halves (``config`` itself unless it has ``teach_held_out``).
+
+    A model shipped with ``teach_held_out`` is also given the held-out half of every device
+    family (its tabloid verbs, labels and frames as lexicon and rewrites), so the suite cannot
+    tell from it how the recipe generalises to devices it never saw. ``make train``
+    therefore fits this twin on the same rows beside it, without that half and with a
+    hype-word list that does not know its words, and the suite's device figures, ``make
+    tune``, the ablation and ``make limits`` all measure the twin."""
+    if not config.teach_held_out:
+        return config
+    return replace(config, teach_held_out=False, hype_words_without_held_out=True)
+
+
+def taught_half(config: ModelConfig) -> str:
+    """The half of each device family the model is given: "train", or both halves under
+    ``teach_held_out``."""
+    return BOTH_HALVES if config.teach_held_out else "train"
 
 
 def fitting_key(config: ModelConfig) -> str:
@@ -167,8 +196,9 @@ def hype_words_left_out(config: ModelConfig, behaviour: Behaviour | None = None
                         ) -> tuple[str, ...]:
     """The words the phrasing features' hype-word list must not know under ``config``: the
     words only the behavioural suite's held-out devices use (``hype_words_without_held_out``),
-    and the train-half tabloid verbs, which the device column counts, figurative uses only
-    when ``device_figurative_only`` (``hype_words_without_tabloid_verbs``)."""
+    and the tabloid verbs the device column counts (the train half, or both halves under
+    ``teach_held_out``), figurative uses only when ``device_figurative_only``
+    (``hype_words_without_tabloid_verbs``)."""
     if not (config.hype_words_without_held_out or config.hype_words_without_tabloid_verbs):
         return ()
     behaviour = behaviour or load_behaviour()
@@ -176,22 +206,23 @@ def hype_words_left_out(config: ModelConfig, behaviour: Behaviour | None = None
     if config.hype_words_without_held_out:
         words |= behaviour.held_out_only_words()
     if config.hype_words_without_tabloid_verbs:
-        words |= {form for entry in behaviour.half("tabloid_verb", "train")
+        words |= {form for entry in behaviour.half("tabloid_verb", taught_half(config))
                   for form in entry.split("|") if " " not in form}
     return tuple(sorted(words))
 
 
 def device_features(config: ModelConfig, behaviour: Behaviour | None = None) -> DeviceFeatures:
-    """The model's (unfitted) device features under ``config``. Their tabloid verbs are only
-    the training half of that family: the behavioural suite measures with the other half,
-    which the model must never be given. With ``device_figurative_only`` a literal use ("Fire
+    """The model's (unfitted) device features under ``config``. Their tabloid verbs are the
+    training half of that family: the behavioural suite measures with the other half, which
+    the model it measures must never be given (both halves under ``teach_held_out``, whose
+    suite figures come from :func:`suite_twin`). With ``device_figurative_only`` a literal use ("Fire
     destroys homes") is not counted as a tabloid verb; with ``device_wide_labels`` a label
     prefix is read in its wider shapes ("🚨 BREAKING:", "JAW-DROPPING:"); with
     ``device_label_hype_words`` a label holding a hype word of the phrasing features' list
     (without the words :func:`hype_words_left_out` names) counts in any case and at any length
     ("OMG:", "Shocking:")."""
     behaviour = behaviour or load_behaviour()
-    verbs = behaviour.half("tabloid_verb", "train")
+    verbs = behaviour.half("tabloid_verb", taught_half(config))
     return DeviceFeatures(scale=config.device_scale,
                           tabloid_verbs=tuple(form for entry in verbs for form in entry.split("|")),
                           figurative_only=config.device_figurative_only,
@@ -229,7 +260,8 @@ def counterfactual_pairs(data: LabelledSet, config: ModelConfig, families: list[
     family).
 
     Each family of ``families`` gets up to ``augment_bases`` / len(families) pairs, drawn
-    from that family's ``train`` half only: the neutral rows, in an order fixed by a hash of
+    from that family's ``train`` half only (both halves under ``teach_held_out``; topic swaps
+    always from the train half): the neutral rows, in an order fixed by a hash of
     their text, that the family can rewrite (a tabloid verb needs a reporting verb to
     replace, so its bases are the rows that have one). A device rewrite is labelled 1
     (sensational), a topic swap 0 (the same phrasing about something else is still neutral),
@@ -258,7 +290,8 @@ def counterfactual_pairs(data: LabelledSet, config: ModelConfig, families: list[
                 label = 0
             else:
                 seed = int(text_fraction(plain, family) * 2**31)
-                changed = rewrite(plain, behaviour.families[family], "train", seed)
+                changed = rewrite(plain, behaviour.families[family], taught_half(config),
+                                  seed)
                 label = 1
             if changed is not None and changed != plain:
                 pairs.append((plain, changed, label, family))

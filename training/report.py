@@ -137,8 +137,9 @@ def _behaviour_lines(behaviour: dict | None) -> str:
             f"parts ({behaviour['bases']['wire']} wire-style titles of chakraborty2016, "
             f"{behaviour['bases']['posts']} Webis posts judged no-clickbait with a mean judgment "
             "of at most 0.2) with each device family's held-out half of training/behaviour.toml, "
-            "which no model sees in training, and measures the share labelled sensational at "
-            "the threshold, the plain headlines' false-positive rates and topic swaps.\n\n"
+            "which the model measured on it never sees in training, and measures the share "
+            "labelled sensational at the threshold, the plain headlines' false-positive rates "
+            "and topic swaps.\n\n"
             + markdown_tables(behaviour))
 
 
@@ -151,9 +152,13 @@ def _augmentation_description(hyper: dict) -> str:
             "headlines of each dataset are rewritten, shared equally among the families (each "
             "family takes, in an order fixed by a hash of their text, the headlines it can "
             "rewrite: a tabloid verb needs a reporting verb to replace). Each is rewritten "
-            "with one device of its family, drawn from the train half of that family in "
-            "training/behaviour.toml only (the behavioural suite measures the other half), and "
-            "paired with its plain version. The pairs are made from the rows being fitted, "
+            "with one device of its family, " + (
+                "drawn from both halves of that family in training/behaviour.toml "
+                "(`teach_held_out`: the behavioural suite measures the held-out half on a twin "
+                "fitted without it), and " if hyper.get("teach_held_out") else
+                "drawn from the train half of that family in training/behaviour.toml only (the "
+                "behavioural suite measures the other half), and ")
+            + "paired with its plain version. The pairs are made from the rows being fitted, "
             "so in every cross-validation fold a rewrite sits with its plain base.")
     if joint and hyper.get("augment_weight"):
         text += (f" Pairs of {', '.join(joint)} join the main fit, both rows weighing "

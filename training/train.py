@@ -23,7 +23,7 @@ from joblib import Parallel, delayed
 
 from headline_scorer.artifact import git_commit, write_model
 from headline_scorer.paths import PROJECT_ROOT, REPORTS_DIR, Paths
-from training.behaviour import load_behaviour, neutral_bases, run_suite
+from training.behaviour import TWIN_FILE, load_behaviour, neutral_bases, run_suite, twin_file
 from training.datasets import (
     MANIFEST_PATH,
     RAW_DIR,
@@ -49,6 +49,7 @@ from training.model import (
     fit_pipeline,
     fold_calibration,
     platt_parameters,
+    suite_twin,
 )
 from training.split import fold_ids, split_train_test
 
@@ -280,7 +281,8 @@ ABLATION_REPORT = REPORTS_DIR / "ablation.json"
 
 
 def matching_ablation(config: ModelConfig, path: Path = ABLATION_REPORT) -> dict | None:
-    """The ablation report of ``make tune ABLATION=1`` when it was run against ``config``.
+    """The ablation report of ``make tune ABLATION=1`` when it was run against ``config``
+    (as its :func:`suite_twin`, which is what the ablation fits).
 
     A setting the report does not name did not exist when it was run, so it ran as that
     setting's default (new settings default to what the code did before): the report still
@@ -292,7 +294,7 @@ def matching_ablation(config: ModelConfig, path: Path = ABLATION_REPORT) -> dict
     ran = report.get("config")
     if not isinstance(ran, dict):
         return None
-    current = json.loads(json.dumps(asdict(config)))
+    current = json.loads(json.dumps(asdict(suite_twin(config))))  # what make tune measures
     defaults = json.loads(json.dumps(asdict(ModelConfig())))
     ran = {**{k: defaults[k] for k in current.keys() - ran.keys()}, **ran}
     return report if ran == current else None
@@ -360,6 +362,12 @@ def train(args: argparse.Namespace) -> Path:
     with steps.step("Fitting the model on every training part"):
         pipeline = fit_pipeline([p.train for p in parts], config)
         fold_calibration(pipeline, a, b)
+    twin = None
+    if config.teach_held_out:
+        with steps.step("Fitting its suite twin (without the held-out devices) for the "
+                        "behavioural suite"):
+            twin = fit_pipeline([p.train for p in parts], suite_twin(config))
+            fold_calibration(twin, a, b)
 
     metrics: dict = {"datasets": {}, "threshold": threshold,
                      "threshold_by_f1_rule": score_map.f1_rule_threshold}
@@ -378,6 +386,10 @@ def train(args: argparse.Namespace) -> Path:
         def score(texts: list[str]) -> np.ndarray:
             return pipeline.predict_proba(texts)[:, 1]
 
+        def twin_score(texts: list[str]) -> np.ndarray:
+            assert twin is not None
+            return twin.predict_proba(texts)[:, 1]
+
         metrics["probes"] = {
             "casing_invariance": casing_invariance(score, neutral),
             "shouting_sensitivity": shouting_sensitivity(score, neutral),
@@ -389,7 +401,8 @@ def train(args: argparse.Namespace) -> Path:
         # trained on other data (--only-data, fixtures) is not measured by it.
         if wire is not None and posts is not None:
             metrics["behaviour"] = run_suite(behaviour, neutral_bases(behaviour, wire, posts),
-                                             score, threshold)
+                                             score, threshold,
+                                             twin_score=None if twin is None else twin_score)
 
     for target in [p for p in parts if p.test is None]:
         with steps.step(f"Cross-validating {target.train.name} ({CV_FOLDS} folds of the whole "
@@ -413,11 +426,20 @@ def train(args: argparse.Namespace) -> Path:
             "threshold_rule": threshold_rule(config),
             "training_seconds": round(steps.total(), 1),
         }
+        twin_bytes = None
+        if twin is not None:
+            twin_bytes, manifest["suite_twin"] = twin_file(twin)
+
+        def write_extras(d: Path) -> None:
+            if twin_bytes is not None:
+                (d / TWIN_FILE).write_bytes(twin_bytes)
+            write_report(d, pipeline, manifest, metrics, test_sets, ablation)
+
         test_sets = {p.train.name: p.test for p in parts if p.test is not None}
         ablation = matching_ablation(config)
         directory = write_model(
             pipeline, manifest, metrics, args.models_dir,
-            write_extras=lambda d: write_report(d, pipeline, manifest, metrics, test_sets, ablation),
+            write_extras=write_extras,
         )
         print(f"    {directory}")
     print_metrics_table(metrics)

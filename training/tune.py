@@ -42,7 +42,7 @@ from training.evaluate import (
     title_case,
 )
 from training.loaders import DataError, LabelledSet
-from training.model import CONFIG_PATH, ModelConfig, fit_pipeline, fitting_key
+from training.model import CONFIG_PATH, ModelConfig, fit_pipeline, fitting_key, suite_twin
 from training.split import fold_ids
 from training.train import Part, ScoreMap, fit_score_map, load_sources, split_sources
 
@@ -439,7 +439,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--threshold is for the grid's table; the ablation has no such table")
     started = time.perf_counter()
     try:
-        base = ModelConfig.load(args.config)
+        # Candidates are measured as the suite's twin: a model given the held-out devices
+        # (teach_held_out) would have the suite measure what it memorised.
+        base = suite_twin(ModelConfig.load(args.config))
         specs = load_manifest(args.manifest)
         parts = split_sources(load_sources(specs, args.raw_dir, [], []))
         candidates = load_ablation() if args.ablation else load_grid(args.grid)

@@ -125,7 +125,7 @@ def write_fixture_config(path: Path) -> Path:
         "word_ngram_max = 2\nword_min_df = 1\nword_bounds = true\nword_punctuation = true\n"
         "char_ngram_min = 2\nchar_ngram_max = 4\nchar_min_df = 1\n"
         "style_scale = 4.0\nuse_phrasing = true\nphrasing_scale = 2.0\n"
-        "use_devices = true\ndevice_scale = 2.0\n"
+        "use_devices = true\ndevice_scale = 2.0\nteach_held_out = true\n"
         'augment_families = ["teaser"]\naugment_bases = 40\naugment_weight = 0.15\n'
         'teach_families = ["prefix", "exclamation", "tabloid_verb"]\n'
         'teach_columns = ["hype label prefix", "exclamation run", "tabloid verb"]\n'

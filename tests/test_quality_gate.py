@@ -28,6 +28,7 @@ import numpy as np
 import pytest
 
 from headline_scorer.artifact import load_model
+from training.behaviour import device_rows, load_behaviour, load_twin, neutral_test_bases
 from training.evaluate import sentence_case, shout, title_case
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -51,56 +52,44 @@ TOPIC_FLIP_SHARE_MAX = 0.01
 # behavioural suite (reports/behaviour.md); the figures are the default model's test figures.
 NOT_YET_REACHED = {
     ("webis-clickbait-17", "roc_auc"):
-        "measured 0.827 (0.846 before issue 13's augmentation); out of fold it grows by about "
-        "0.02 per doubling of the Webis posts (make limits), and teaching the devices and the "
-        "shortened headlines costs Webis ranking (reports/ablation.md)",
+        "measured 0.814 (0.827 before the converged re-tune of C, chakraborty2016's weight and "
+        "the second stage's penalty, 0.846 before issue 13's augmentation); out of fold it "
+        "grows by about 0.02 per doubling of the Webis posts (make limits), and teaching the "
+        "devices costs Webis ranking, since its annotators judge posts led by 'WATCH:' or "
+        "'JUST IN:' no clickbait (reports/ablation.md)",
     ("webis-clickbait-17", "f1"):
-        "measured 0.609 at the fixed threshold 0.372 (the F1 rule, the highest threshold within "
-        "0.002 of the best mean F1 of chakraborty2016 and Webis, would choose 0.367; 0.607 with "
-        "the fit stopped at tolerance 1e-3, 0.605 at stop 22 with the best's own threshold), and "
-        "the device teaching lowered Webis ranking",
+        "measured 0.590 at the fixed threshold 0.372 (0.609 before the converged re-tune, "
+        "0.607 with the fit stopped at tolerance 1e-3); the device teaching lowers Webis "
+        "ranking, and the F1 rule would choose 0.348 for this model",
     ("webis-clickbait-17", "mse_truth_mean"):
-        "measured 0.040 calibrated to truthMean (0.044 before); the Clickbait Challenge's best "
-        "systems reached 0.033 on the full corpus, a learning curve says more posts help",
+        "measured 0.042 calibrated to truthMean (0.040 before the converged re-tune, 0.044 "
+        "before issue 13); the Clickbait Challenge's best systems reached 0.033 on the full "
+        "corpus, a learning curve says more posts help",
     ("horne2017", "roc_auc"):
-        "measured 0.680; fitted alone it reaches 0.74-0.77, but in the joint model weight 16 "
-        "gives 0.76 at a Webis ROC-AUC of 0.817 (make limits): its cues conflict with Webis'",
+        "measured 0.668 (0.680 before the converged re-tune); fitted alone it reaches "
+        "0.74-0.77, but in the joint model raising its weight costs Webis ranking and "
+        "chakraborty2016 F1 (make limits): its cues conflict with Webis'",
 }
 # Behavioural targets not reached by the default model: "device:<family>", "plain:<set>",
-# "topic:<figure>" -> the measured figure and why (reports/behaviour.md).
+# "topic:<figure>" -> the measured figure and why (reports/behaviour.md). The device figures
+# are the suite twin's (the shipped model is also given the held-out halves).
 BEHAVIOUR_NOT_YET_REACHED: dict[str, str] = {
     "device:tabloid_verb":
-        "measured 0.0%: the held-out verbs (eviscerates, tears into, ...) occur in no training "
-        "text nor the train half's lexicon (whose verbs now flip 94% of rewrites); WordNet 3.0 "
-        "(Debian wordnet-base) reaches only demolish and crush of the ten from the train "
-        "half's senses, among many plain verbs",
-    "device:prefix":
-        "measured 89.4% (83.0% out of fold; 86.7% with the fit stopped at tolerance 1e-3, "
-        "83.6% before casualty counts read as news, at the same threshold; 89.8% at stop 22, "
-        "before the threshold rule took the highest threshold within 0.002 of the best F1, "
-        "0.372 against 0.365, and a fifth family shared the second stage; 95.0% while the "
-        "hype-word list knew held-out prefix words): a label the model never saw, on a very "
-        "plain headline, adds less than the threshold asks",
+        "measured 0.0% on the suite twin: the held-out verbs (eviscerates, tears into, ...) "
+        "occur in no training text nor the twin's lexicon; the shipped model, given them, "
+        "labels 95.2% of the same rewrites sensational and the train half's 94.0%. WordNet "
+        "3.0 reaches only demolish and crush of the ten from the train half's senses, among "
+        "many plain verbs, and Empath files reporting verbs with tabloid ones",
     "device:teaser":
-        "measured 87.3% (91.0% out of fold; 87.8% with the fit stopped at tolerance 1e-3, 88.2% "
-        "at stop 24, 88.9% at stop 22 and 91.4% "
-        "before the hype-word "
-        "list gave up the words of the held-out devices, each time with a higher threshold): "
-        "a teaser frame of words the model never saw adds about as much as the threshold asks "
-        "of a plain headline",
-    "plain:wire":
-        "measured 2.1% (2.2% with the fit stopped at tolerance 1e-3, 2.4% before casualty "
-        "counts read as news, 2.8% at stop 22, 3.1% while "
-        "the hype-word list also counted the train-half tabloid verbs, 4.4% while literal ones, "
-        "\"Fire destroys homes\", counted as the device): wire labels (\"NASCAR:\", "
-        "\"WHO:\") read like hype labels, and counts of things (\"11 Pirates Seized\") like "
-        "listicles",
+        "measured 89.6% (92.4% out of fold; 87.3% before the converged re-tune, 91.4% before "
+        "the hype-word list gave up the words of the held-out devices): a teaser frame of "
+        "words the model never saw adds about as much as the threshold asks of a plain "
+        "headline",
     "plain:posts":
-        "measured 9.5% of posts with a mean judgment <= 0.2 (9.7% with the fit stopped at "
-        "tolerance 1e-3, 9.9% at stop 24, 10.8% at stop 22): Webis' "
-        "annotators judge posts led by \"JUST IN:\", \"WATCH:\" or \"This ...\" no clickbait, "
-        "the devices issue 13 asks to flag (17.5% of all no-clickbait posts are labelled "
-        "sensational)",
+        "measured 10.1% of posts with a mean judgment <= 0.2 (9.5% on the suite twin, 9.5% "
+        "before the converged re-tune, 10.8% at stop 22): Webis' annotators judge posts led "
+        "by \"JUST IN:\", \"WATCH:\" or \"This ...\" no clickbait, the devices issue 13 asks "
+        "to flag (17.8% of all no-clickbait posts are labelled sensational)",
 }
 CASING_MEDIAN_MAX = 0.01
 SHOUTING_MEDIAN_RISE_MIN = 0.10
@@ -176,6 +165,37 @@ def test_quality_gate_shouting_sensitivity(metrics: dict) -> None:
     probe = metrics["probes"]["shouting_sensitivity"]
     assert probe["n"] > 1000
     assert probe["median_rise"] >= SHOUTING_MEDIAN_RISE_MIN, probe
+
+
+def test_quality_gate_held_out_devices_are_measured_on_a_model_that_never_saw_them(
+        full_models_root: Path, metrics: dict) -> None:
+    """Point 3: the device figures say how the recipe generalises. A model shipped with the
+    held-out halves (teach_held_out) is measured through its suite twin, which has neither
+    their tabloid verbs nor their words, and the report's held-out rows are that twin's."""
+    artifact = load_model(full_models_root, full_models_root)
+    behaviour = load_behaviour()
+    held_verbs = {form for entry in behaviour.half("tabloid_verb", "held_out")
+                  for form in entry.split("|")}
+
+    def parts(pipeline: object) -> dict:
+        return dict(pipeline.named_steps["features"].transformer_list)  # type: ignore[attr-defined]
+
+    twin = load_twin(artifact)
+    if artifact.manifest["hyperparameters"].get("teach_held_out"):
+        assert twin is not None
+        assert held_verbs <= set(parts(artifact.pipeline)["devices"].tabloid_verbs)
+        measured = twin
+    else:
+        assert twin is None
+        measured = artifact.pipeline
+    assert not held_verbs & set(parts(measured)["devices"].tabloid_verbs)
+    assert behaviour.held_out_only_words() <= set(parts(measured)["phrasing"].hype_words_left_out)
+    bases = neutral_test_bases(behaviour, raw_dir=full_models_root.parent / "raw")
+    rows = device_rows(behaviour, bases.wire + bases.posts,
+                       lambda texts: measured.predict_proba(texts)[:, 1], artifact.threshold)
+    for name, row in rows.items():
+        assert row["share_sensational"] == metrics["behaviour"]["devices"][name][
+            "share_sensational"], name
 
 
 def test_quality_gate_acronyms_are_not_shouting(full_models_root: Path) -> None:

@@ -120,7 +120,9 @@ def write_fixture_datasets(root: Path) -> Path:
 def write_fixture_config(path: Path) -> Path:
     """A model config for the fixture datasets: every feature part and fitting option of the
     default model (training/model_config.toml), with the fixture datasets' names and small
-    min_df."""
+    min_df. ``teach_held_out`` stays off: it changes which devices the lexicons hold, not the
+    model's parts, and the browser tests expect the cues of the model without it
+    (tests/test_behaviour.py trains a fixture model with it)."""
     path.write_text(
         "word_ngram_max = 2\nword_min_df = 1\nword_bounds = true\nword_punctuation = true\n"
         "char_ngram_min = 2\nchar_ngram_max = 4\nchar_min_df = 1\n"

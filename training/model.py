@@ -433,7 +433,10 @@ def teach_devices(pipeline: Pipeline, pairs: list[tuple[str, str, int, str]],
         gradient = -(Z.T @ (weight * sign * expit(-margin))) + penalty * delta
         return float(value), gradient
 
-    result = minimize(loss, np.zeros(len(columns)), jac=True, method="L-BFGS-B")
+    # Run to convergence, like the main fit (scipy's default tolerances are loose for a
+    # change this small), so the model is the optimum, whatever the CPU's BLAS kernels.
+    result = minimize(loss, np.zeros(len(columns)), jac=True, method="L-BFGS-B",
+                      options={"ftol": 1e-15, "gtol": 1e-12, "maxiter": 10_000})
     coef = clf.coef_.copy()
     coef[0, columns] += result.x
     clf.coef_ = coef

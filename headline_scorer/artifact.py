@@ -227,19 +227,27 @@ def load_model(path: Path, models_root: Path | None = None) -> ModelArtifact:
     model_path = real / str(manifest.get("model_file", MODEL_FILE))
     if model_path.parent != real:
         raise ModelError(f"{real / MANIFEST_FILE}: model_file must name a file in {real}")
+    pipeline = load_pipeline_file(model_path, manifest["model_sha256"])
+    return ModelArtifact(directory=real, manifest=manifest, pipeline=pipeline)
+
+
+def load_pipeline_file(path: Path, sha256: object) -> Pipeline:
+    """Unpickle the pipeline in ``path`` once its content matches ``sha256`` (its manifest's
+    digest). Raises :class:`ModelError` naming the file when it cannot be read, does not
+    match, cannot be unpickled or holds no headline-scorer pipeline."""
     try:
-        actual = sha256_of(model_path)
+        actual = sha256_of(path)
     except OSError as exc:
-        raise ModelError(f"{model_path}: cannot read ({exc.strerror or exc}); {RETRAIN_HINT}") from exc
-    if actual != manifest["model_sha256"]:
+        raise ModelError(f"{path}: cannot read ({exc.strerror or exc}); {RETRAIN_HINT}") from exc
+    if actual != sha256:
         raise ModelError(
-            f"{model_path}: sha256 {actual} does not match the manifest's "
-            f"{manifest['model_sha256']}; the file is corrupt or was changed ({RETRAIN_HINT})"
+            f"{path}: sha256 {actual} does not match the manifest's "
+            f"{sha256}; the file is corrupt or was changed ({RETRAIN_HINT})"
         )
     try:
-        pipeline = joblib.load(model_path)
+        pipeline = joblib.load(path)
     except Exception as exc:  # unpickling can raise nearly anything on a damaged file
-        raise ModelError(f"{model_path}: cannot be unpickled ({exc}); {RETRAIN_HINT}") from exc
+        raise ModelError(f"{path}: cannot be unpickled ({exc}); {RETRAIN_HINT}") from exc
     if not isinstance(pipeline, Pipeline) or "clf" not in pipeline.named_steps:
-        raise ModelError(f"{model_path}: not a headline-scorer pipeline; {RETRAIN_HINT}")
-    return ModelArtifact(directory=real, manifest=manifest, pipeline=pipeline)
+        raise ModelError(f"{path}: not a headline-scorer pipeline; {RETRAIN_HINT}")
+    return pipeline

@@ -34,7 +34,7 @@ import joblib
 import numpy as np
 from sklearn.pipeline import Pipeline
 
-from headline_scorer.artifact import ModelArtifact, ModelError, load_model, sha256_of
+from headline_scorer.artifact import ModelArtifact, ModelError, load_model, load_pipeline_file
 from headline_scorer.paths import REPORTS_DIR, Paths
 from training.datasets import MANIFEST_PATH, RAW_DIR, load_dataset, load_manifest
 from training.loaders import DataError, LabelledSet
@@ -456,24 +456,10 @@ def load_twin(artifact: ModelArtifact) -> Pipeline | None:
     entry = artifact.manifest.get("suite_twin")
     if entry is None:
         return None
-    path = artifact.directory / TWIN_FILE
     if not isinstance(entry, dict) or entry.get("file") != TWIN_FILE:
         raise ModelError(f"{artifact.directory / 'manifest.json'}: suite_twin must be "
                          f'{{"file": "{TWIN_FILE}", "sha256": ...}}')
-    try:
-        digest = sha256_of(path)
-    except OSError as exc:
-        raise ModelError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    if digest != entry.get("sha256"):
-        raise ModelError(f"{path}: sha256 {digest} does not match the manifest's "
-                         f"{entry.get('sha256')}; the file is corrupt or was changed")
-    try:
-        twin = joblib.load(path)
-    except Exception as exc:  # unpickling can raise nearly anything on a damaged file
-        raise ModelError(f"{path}: cannot be unpickled ({exc})") from exc
-    if not isinstance(twin, Pipeline):
-        raise ModelError(f"{path}: not a headline-scorer pipeline")
-    return twin
+    return load_pipeline_file(artifact.directory / TWIN_FILE, entry.get("sha256"))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,6 +30,8 @@ from training.behaviour import (
     TWIN_FILE,
     Bases,
     apply_template,
+    device_columns_of,
+    flagged_device_rows,
     load_behaviour,
     markdown_tables,
     rewrite,
@@ -284,6 +286,46 @@ def test_run_suite_measures_every_family_and_set() -> None:
     assert report["false_positives"]["wire"] == {"n": 2, "rate": 0.0, "max": 0.02, "met": True}
     assert report["false_positives"]["short"]["n"] == 1
     assert report["topic"]["n"] == 1 and report["topic"]["median_abs_change"] == 0.0
+
+
+def test_flagged_plain_headlines_are_broken_down_by_the_device_they_carry() -> None:
+    behaviour = load_behaviour()
+    bases = Bases(wire=["JUST IN: council approves budget", "Council approves budget",
+                        "Mayor opens the new bridge"],
+                  posts=["Senator slams aides over budget", "Court delays ruling on strike",
+                         "This is why the court delayed its ruling"])
+
+    def score(texts: list[str]) -> np.ndarray:  # sensational: a label, "slams" or "Mayor"
+        return np.array([0.9 if ":" in t or "slams" in t or "Mayor" in t else 0.1
+                         for t in texts])
+
+    def columns(texts: list[str]) -> list[tuple[str, ...]]:
+        return [("hype label prefix",) if ":" in t else ("tabloid verb",) if "slams" in t
+                else ("forward reference",) if t.startswith("This is why") else ()
+                for t in texts]
+
+    rows = flagged_device_rows(behaviour, bases, score, 0.5, columns)
+    assert rows["wire"] == {"n": 3, "flagged": 2, "flagged_with_device": 1,
+                            "by_column": {"hype label prefix": 1}, "n_without_device": 2,
+                            "rate_without_device": 0.5}
+    # the teaser post carries a device but is not flagged: it counts in neither figure
+    assert rows["posts"] == {"n": 3, "flagged": 1, "flagged_with_device": 1,
+                             "by_column": {"tabloid verb": 1}, "n_without_device": 1,
+                             "rate_without_device": 0.0}
+    report = run_suite(behaviour, bases, score, 0.5, columns=columns)
+    assert report["false_positive_devices"] == rows
+    assert "| posts | 1 of 3 | 1 | tabloid verb 1 | 0.0% (1) |" in markdown_tables(report)
+    assert "false_positive_devices" not in run_suite(behaviour, bases, score, 0.5)
+
+
+def test_the_device_columns_of_a_trained_model_name_the_devices_of_a_headline(
+        models_root: Path) -> None:
+    columns = device_columns_of(load_model(models_root / "current").pipeline)
+    assert columns is not None
+    labelled, plain = columns(["SHOCKING: council approves budget",
+                               "Council approves budget"])
+    assert "hype label prefix" in labelled
+    assert plain == ()
 
 
 def test_make_behaviour_writes_the_report(fixture_data: Path, models_root: Path,

@@ -221,6 +221,8 @@ def rewrite(headline: str, family: DeviceFamily, half: str, seed: int) -> str | 
 # ---------------------------------------------------------------------------------- the suite
 
 Score = Callable[[list[str]], np.ndarray]
+# For each headline, the names of the model's device columns that fire on it.
+DeviceColumns = Callable[[list[str]], list[tuple[str, ...]]]
 
 
 @dataclass
@@ -287,13 +289,16 @@ def topic_row(behaviour: Behaviour, bases: list[str], score: Score, threshold: f
             "examples": [f"{t} -> {s}" for t, s in pairs[:3]]}
 
 
+def _plain_sets(behaviour: Behaviour, bases: Bases) -> dict[str, list[str]]:
+    return {"wire": bases.wire, "posts": bases.posts,
+            "short": bases.short(int(behaviour.bases["short_max_words"]))}
+
+
 def false_positive_rows(behaviour: Behaviour, bases: Bases, score: Score, threshold: float
                         ) -> dict[str, dict]:
     """Plain neutral headlines labelled sensational, per set, against the set's bound."""
-    sets = {"wire": bases.wire, "posts": bases.posts,
-            "short": bases.short(int(behaviour.bases["short_max_words"]))}
     rows = {}
-    for name, texts in sets.items():
+    for name, texts in _plain_sets(behaviour, bases).items():
         rate = _share(score(texts) >= threshold) if texts else None
         bound = behaviour.false_positive_max[name]
         rows[name] = {"n": len(texts), "rate": rate, "max": bound,
@@ -305,8 +310,51 @@ def false_positive_rows(behaviour: Behaviour, bases: Bases, score: Score, thresh
     return rows
 
 
+def flagged_device_rows(behaviour: Behaviour, bases: Bases, score: Score, threshold: float,
+                        columns: DeviceColumns) -> dict[str, dict]:
+    """Of the plain neutral headlines labelled sensational, per set, how many carry a device
+    the suite asks the model to label sensational, by the model's own device columns ("hype
+    label prefix", "forward reference", "tabloid verb" ...), and the set's rate among the
+    headlines that carry none. Reported, not a target: it says how much of a false-positive
+    rate is the annotators' "no clickbait" for a headline with such a device ("JUST IN:",
+    "X slams Y"), which point 1 of issue 13 asks to label sensational."""
+    rows = {}
+    for name, texts in _plain_sets(behaviour, bases).items():
+        if not texts:
+            continue
+        flagged = score(texts) >= threshold
+        fired = columns(texts)
+        carries = np.array([bool(f) for f in fired])
+        by_column: dict[str, int] = {}
+        for names, flag in zip(fired, flagged):
+            for column in names if flag else ():
+                by_column[column] = by_column.get(column, 0) + 1
+        rows[name] = {"n": len(texts), "flagged": int(flagged.sum()),
+                      "flagged_with_device": int((flagged & carries).sum()),
+                      "by_column": dict(sorted(by_column.items(), key=lambda kv: -kv[1])),
+                      "n_without_device": int((~carries).sum()),
+                      "rate_without_device": _share(flagged[~carries]) if (~carries).any()
+                      else None}
+    return rows
+
+
+def device_columns_of(pipeline: Pipeline) -> DeviceColumns | None:
+    """The device columns of ``pipeline``'s "devices" feature part that fire on each headline
+    (None for a pipeline without that part)."""
+    part = dict(pipeline.named_steps["features"].transformer_list).get("devices")
+    if part is None:
+        return None
+    names = [str(n) for n in part.get_feature_names_out()]
+
+    def columns(texts: list[str]) -> list[tuple[str, ...]]:
+        rows = part.transform(texts)
+        rows = rows.toarray() if hasattr(rows, "toarray") else np.asarray(rows)
+        return [tuple(n for n, v in zip(names, row) if v) for row in rows]
+    return columns
+
+
 def run_suite(behaviour: Behaviour, bases: Bases, score: Score, threshold: float,
-              twin_score: Score | None = None) -> dict:
+              twin_score: Score | None = None, columns: DeviceColumns | None = None) -> dict:
     """The whole suite's figures (see the module docstring) for one scoring function.
 
     For a model shipped with ``teach_held_out`` (given every family's held-out half too),
@@ -314,7 +362,8 @@ def run_suite(behaviour: Behaviour, bases: Bases, score: Score, threshold: float
     held-out device rows are the twin's, the only honest measure of devices never seen, and
     the shipped model's own rows on that half are reported beside them ("devices_shipped"),
     as are the twin's false-positive rates ("false_positives_twin"). Everything else is the
-    shipped model's."""
+    shipped model's. With ``columns`` (the shipped model's device columns), the plain
+    headlines it labels sensational are broken down by device ("false_positive_devices")."""
     everything = bases.wire + bases.posts
     report = {
         "threshold": threshold,
@@ -330,6 +379,9 @@ def run_suite(behaviour: Behaviour, bases: Bases, score: Score, threshold: float
         report["devices_shipped"] = device_rows(behaviour, everything, score, threshold)
         report["false_positives_twin"] = false_positive_rows(behaviour, bases, twin_score,
                                                              threshold)
+    if columns is not None:
+        report["false_positive_devices"] = flagged_device_rows(behaviour, bases, score,
+                                                               threshold, columns)
     return report
 
 
@@ -385,6 +437,19 @@ def markdown_tables(report: dict) -> str:
             continue
         lines.append(f"| {name} | {row['n']} | {_pct(row['rate'])} | <= {row['max']:.0%} | "
                      f"{'yes' if row['met'] else 'no'} |{extra}")
+    flagged = report.get("false_positive_devices") or {}
+    if flagged:
+        lines += ["", "Reported only: the plain headlines labelled sensational that carry a "
+                  "device the rows above ask the model to label sensational, by the model's "
+                  "own device columns, and each set's rate among the headlines with none. "
+                  "Their annotators or sources judged them neutral all the same.", "",
+                  "| plain neutral headlines labelled sensational | flagged | with a device "
+                  "column | by column | rate without one (n) |", "|---|---|---|---|---|"]
+        for name, row in flagged.items():
+            columns = ", ".join(f"{c} {k}" for c, k in row["by_column"].items()) or "-"
+            lines.append(f"| {name} | {row['flagged']} of {row['n']} | "
+                         f"{row['flagged_with_device']} | {columns} | "
+                         f"{_pct(row['rate_without_device'])} ({row['n_without_device']}) |")
     topic = report["topic"]
     lines += ["", "| topic swaps (held-out pairs) | n | median abs score change | flipped to "
               "sensational | bounds | met |", "|---|---|---|---|---|---|"]
@@ -487,7 +552,8 @@ def main(argv: list[str] | None = None) -> int:
         return lambda texts: pipeline.predict_proba(texts)[:, 1]
 
     report = run_suite(behaviour, bases, scorer(artifact.pipeline), artifact.threshold,
-                       twin_score=None if twin is None else scorer(twin))
+                       twin_score=None if twin is None else scorer(twin),
+                       columns=device_columns_of(artifact.pipeline))
     report["model"] = artifact.version
     _, md_path = write_reports(report, args.reports_dir)
     print(md_path.read_text(encoding="utf-8"))

@@ -18,6 +18,30 @@ from tests.gunicorn_server import Server, server_pool
 from tests.postgres_server import PostgresCluster, postgres_cluster, server_bindir
 from training.train import main as train_main
 
+# The environment the session started with. A Dask nanny writes its workers' settings
+# (OPENBLAS_NUM_THREADS=1, OMP_ and MKL_ too, MALLOC_TRIM_THRESHOLD_, PYTHONHASHSEED=6640)
+# into the os.environ of the process that starts it (dask/distributed#6681), and the Dask
+# tests' module-scoped clusters start in this one: every subprocess of a later test would
+# inherit them (the kernel test of the quality gate fitted on one thread because of it).
+_SESSION_ENVIRON = dict(os.environ)
+
+
+def restore_environ(snapshot: dict[str, str]) -> None:
+    """Make os.environ ``snapshot`` again, only where it differs (pytest's own
+    PYTEST_CURRENT_TEST, which it sets and removes around each phase, is left to it)."""
+    for key in set(os.environ) - set(snapshot) - {"PYTEST_CURRENT_TEST"}:
+        del os.environ[key]
+    for key, value in snapshot.items():
+        if key != "PYTEST_CURRENT_TEST" and os.environ.get(key) != value:
+            os.environ[key] = value
+
+
+@pytest.fixture(autouse=True)
+def _environment_of_the_session() -> Iterator[None]:
+    """After each test, os.environ is the session's again (monkeypatch's own undo runs first)."""
+    yield
+    restore_environ(_SESSION_ENVIRON)
+
 
 @pytest.fixture(scope="session")
 def fixture_data(tmp_path_factory: pytest.TempPathFactory) -> Path:

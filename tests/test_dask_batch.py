@@ -8,11 +8,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import dask
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -22,6 +24,7 @@ from batch import dask_job
 from batch.cli import main as cli_main
 from batch.dask_job import JobError, JobOptions, plan_file, plan_job, run_plan
 from batch.formats import inspect_input, read_records
+from tests.conftest import restore_environ
 
 AWKWARD = ["  You\tWon't   Believe\u00a0What\u200b Happened  ", "ＦＵＬＬＷＩＤＴＨ letters",
            "Line\nbreaks\r\ninside", 'She said "no", twice', ""]
@@ -350,3 +353,19 @@ def test_partitions_of_line_files_cover_every_record_once(tmp_path: Path, kind: 
     whole = list(read_records(source))
     assert [r for p in parts for r in read_records(source, p.start, p.end, p.first_line)] == whole
     assert sum(p.rows for p in parts) == len(whole)
+
+
+
+def test_the_settings_a_dask_nanny_leaves_in_the_process_that_starts_it_are_undone() -> None:
+    """A nanny writes its workers' settings (dask's distributed.nanny.pre-spawn-environ,
+    PYTHONHASHSEED) into the os.environ of the process that starts it (dask/distributed#6681),
+    as this module's LocalCluster does in the test process; conftest's restore_environ, run
+    after every test, puts the session's environment back, so no later test's subprocess
+    inherits them."""
+    snapshot = dict(os.environ)
+    nanny = dask.config.get("distributed.nanny.pre-spawn-environ")
+    assert nanny.get("OPENBLAS_NUM_THREADS") == 1
+    os.environ.update({key: str(value) for key, value in nanny.items()} | {"PYTHONHASHSEED": "6640"})
+    del os.environ[next(key for key in snapshot if key != "PYTEST_CURRENT_TEST")]
+    restore_environ(snapshot)
+    assert dict(os.environ) == snapshot

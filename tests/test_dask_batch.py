@@ -355,7 +355,6 @@ def test_partitions_of_line_files_cover_every_record_once(tmp_path: Path, kind: 
     assert sum(p.rows for p in parts) == len(whole)
 
 
-
 def test_the_settings_a_dask_nanny_leaves_in_the_process_that_starts_it_are_undone() -> None:
     """A nanny writes its workers' settings (dask's distributed.nanny.pre-spawn-environ,
     PYTHONHASHSEED) into the os.environ of the process that starts it (dask/distributed#6681),

@@ -26,6 +26,7 @@ import random
 import re
 import sys
 import tomllib
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -325,13 +326,10 @@ def flagged_device_rows(behaviour: Behaviour, bases: Bases, score: Score, thresh
         flagged = score(texts) >= threshold
         fired = columns(texts)
         carries = np.array([bool(f) for f in fired])
-        by_column: dict[str, int] = {}
-        for names, flag in zip(fired, flagged):
-            for column in names if flag else ():
-                by_column[column] = by_column.get(column, 0) + 1
+        by_column = Counter(c for names, flag in zip(fired, flagged) if flag for c in names)
         rows[name] = {"n": len(texts), "flagged": int(flagged.sum()),
                       "flagged_with_device": int((flagged & carries).sum()),
-                      "by_column": dict(sorted(by_column.items(), key=lambda kv: -kv[1])),
+                      "by_column": dict(by_column.most_common()),
                       "n_without_device": int((~carries).sum()),
                       "rate_without_device": _share(flagged[~carries]) if (~carries).any()
                       else None}

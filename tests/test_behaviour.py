@@ -29,6 +29,7 @@ from training.behaviour import (
     BEHAVIOUR_PATH,
     TWIN_FILE,
     Bases,
+    Score,
     apply_template,
     device_columns_of,
     flagged_device_rows,
@@ -286,6 +287,30 @@ def test_run_suite_measures_every_family_and_set() -> None:
     assert report["false_positives"]["wire"] == {"n": 2, "rate": 0.0, "max": 0.02, "met": True}
     assert report["false_positives"]["short"]["n"] == 1
     assert report["topic"]["n"] == 1 and report["topic"]["median_abs_change"] == 0.0
+
+
+def test_run_suite_scores_each_list_of_headlines_once() -> None:
+    """The device rows, the false-positive sets and their breakdown share plain headlines:
+    each model is asked for each distinct list once."""
+    behaviour = load_behaviour()
+    bases = Bases(wire=["Council criticises budget for the new bridge", "Mayor opens bridge"],
+                  posts=["Court delays ruling on rail strike in Washington"])
+    asked: dict[str, list[tuple[str, ...]]] = {"model": [], "twin": []}
+
+    def counting(name: str) -> Score:
+        def score(texts: list[str]) -> np.ndarray:
+            asked[name].append(tuple(texts))
+            return np.full(len(texts), 0.1)
+        return score
+
+    report = run_suite(behaviour, bases, counting("model"), 0.5, twin_score=counting("twin"),
+                       columns=lambda texts: [() for _ in texts])
+    for name, lists in asked.items():
+        assert len(lists) == len(set(lists)), name
+    # the plain headlines of the device rows are among them, asked once, and every figure holds
+    assert asked["model"].count(tuple(bases.wire + bases.posts)) == 1
+    assert report["false_positives"]["wire"]["rate"] == 0.0
+    assert report["false_positive_devices"]["wire"]["flagged"] == 0
 
 
 def test_flagged_plain_headlines_are_broken_down_by_the_device_they_carry() -> None:

@@ -351,6 +351,19 @@ def device_columns_of(pipeline: Pipeline) -> DeviceColumns | None:
     return columns
 
 
+def _each_list_once(score: Score) -> Score:
+    """``score``, called once per distinct list of headlines: the suite's sections share their
+    plain headlines (the device rows' bases, the false-positive sets and their breakdown)."""
+    done: dict[tuple[str, ...], np.ndarray] = {}
+
+    def remembered(texts: list[str]) -> np.ndarray:
+        key = tuple(texts)
+        if key not in done:
+            done[key] = score(texts)
+        return done[key]
+    return remembered
+
+
 def run_suite(behaviour: Behaviour, bases: Bases, score: Score, threshold: float,
               twin_score: Score | None = None, columns: DeviceColumns | None = None) -> dict:
     """The whole suite's figures (see the module docstring) for one scoring function.
@@ -362,6 +375,8 @@ def run_suite(behaviour: Behaviour, bases: Bases, score: Score, threshold: float
     as are the twin's false-positive rates ("false_positives_twin"). Everything else is the
     shipped model's. With ``columns`` (the shipped model's device columns), the plain
     headlines it labels sensational are broken down by device ("false_positive_devices")."""
+    score = _each_list_once(score)
+    twin_score = None if twin_score is None else _each_list_once(twin_score)
     everything = bases.wire + bases.posts
     report = {
         "threshold": threshold,

@@ -75,6 +75,17 @@ class FastJSONProvider(DefaultJSONProvider):
             mimetype=self.mimetype)
 
 
+class ServiceFlask(Flask):
+    """Flask, with the methods of an automatic OPTIONS answer's ``Allow`` header in
+    alphabetical order. Werkzeug collects them in a set, so their order otherwise follows the
+    process's hash seed and differs between workers and runs."""
+
+    def make_default_options_response(self) -> Response:
+        response = super().make_default_options_response()
+        response.headers["Allow"] = ", ".join(sorted(response.allow))
+        return response
+
+
 def _register_routes(app: Flask) -> None:
     for routes in ROUTES:
         app.register_blueprint(routes.blueprint)
@@ -97,7 +108,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     settings = _settings_from(config)
     configure_logging(settings.log_level)
 
-    app = Flask("service")
+    app = ServiceFlask("service")
     app.json = FastJSONProvider(app)
     if settings.trusted_proxies:
         # Only then does request.remote_addr (logged) come from X-Forwarded-For and the scheme

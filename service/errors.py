@@ -64,7 +64,10 @@ def _http_error(exc: HTTPException) -> Response:
     if status == 404:
         message = f"no route for {request.path}; see /docs for the routes"
     elif status == 405:
-        allowed = ", ".join(m for m in getattr(exc, "valid_methods", None) or [] if m != "OPTIONS")
+        # Werkzeug collects the methods in a set: sorted, so the message and the Allow header
+        # read the same in every worker and run whatever the hash seed.
+        exc.valid_methods = sorted(getattr(exc, "valid_methods", None) or [])
+        allowed = ", ".join(m for m in exc.valid_methods if m != "OPTIONS")
         message = f"{request.path} does not take {request.method}; it takes {allowed}"
     elif status == 413:
         message = ("the request body is larger than the service accepts "

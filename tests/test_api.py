@@ -11,6 +11,9 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +28,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from headline_scorer.artifact import ModelError
+from headline_scorer.paths import PROJECT_ROOT
 from headline_scorer.scorer import HeadlineScorer
 from service import create_app
 from service.config import Settings
@@ -391,6 +395,32 @@ def test_wrong_method_is_json_405_with_allow(client: FlaskClient) -> None:
     error = error_of(response, 405, "method_not_allowed")
     assert "POST" in response.headers["Allow"]
     assert "POST" in error["message"]
+
+
+_METHODS_PROBE = """
+import json, sys
+from pathlib import Path
+from service import create_app
+from tests.test_api import settings_for
+client = create_app(settings_for(Path(sys.argv[1]), feedback_db=Path(sys.argv[2]))).test_client()
+options, wrong = client.options("/v1/feedback"), client.delete("/v1/feedback")
+print(json.dumps([options.headers["Allow"], wrong.headers["Allow"],
+                  wrong.get_json()["error"]["message"]]))
+"""
+
+
+@pytest.mark.parametrize("hash_seed", ["1", "2", "5"])
+def test_allowed_methods_are_listed_in_one_order_whatever_the_hash_seed(
+        models_root: Path, tmp_path: Path, hash_seed: str) -> None:
+    # Werkzeug gathers a route's methods in a set: under these seeds its own order is
+    # "HEAD, GET, OPTIONS, POST", "POST, HEAD, GET, OPTIONS" and "HEAD, POST, OPTIONS, GET".
+    env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+    shown = subprocess.run([sys.executable, "-c", _METHODS_PROBE, str(models_root),
+                            str(tmp_path / "feedback.sqlite3")], env=env, cwd=PROJECT_ROOT,
+                           capture_output=True, text=True, check=True).stdout
+    assert json.loads(shown.splitlines()[-1]) == [
+        "GET, HEAD, OPTIONS, POST", "GET, HEAD, OPTIONS, POST",
+        "/v1/feedback does not take DELETE; it takes GET, HEAD, POST"]
 
 
 # --- request id and the request log --------------------------------------------------------

@@ -83,6 +83,52 @@ def test_overlapping_halves_are_refused(tmp_path: Path) -> None:
         load_behaviour(path)
 
 
+def test_a_lexicon_part_must_not_share_a_verb_with_either_half(tmp_path: Path) -> None:
+    family = load_behaviour().families["tabloid_verb"]
+    assert family.lexicon and family.items("lexicon") == family.lexicon
+    text = BEHAVIOUR_PATH.read_text(encoding="utf-8")
+    path = tmp_path / "behaviour.toml"
+    # "rips into" holds the train half's "rips", which a device column would count there.
+    path.write_text(text.replace('lexicon = ["lays into|laid into"',
+                                 'lexicon = ["rips into|ripped into", "lays into|laid into"'),
+                    encoding="utf-8")
+    with pytest.raises(ValueError, match="tabloid_verb: train and lexicon share"):
+        load_behaviour(path)
+    path.write_text(text.replace('lexicon = ["lays into|laid into"',
+                                 'lexicon = ["eviscerates|eviscerated", "lays into|laid into"'),
+                    encoding="utf-8")
+    with pytest.raises(ValueError, match="tabloid_verb: held_out and lexicon share"):
+        load_behaviour(path)
+    path.write_text(text.replace('[families.teaser]\n', '[families.teaser]\nlexicon = ["x"]\n'),
+                    encoding="utf-8")
+    with pytest.raises(ValueError, match="teaser: only a verb family has a lexicon"):
+        load_behaviour(path)
+
+
+def test_the_device_column_counts_the_lexicon_part_only_when_asked() -> None:
+    config = ModelConfig(use_devices=True, device_figurative_only=True, teach_held_out=True,
+                         hype_words_without_tabloid_verbs=True)
+    with_lexicon = replace(config, device_lexicon_verbs=True)
+    assert "lambasts" not in device_features(config).tabloid_verbs
+    for c in (with_lexicon, suite_twin(with_lexicon)):
+        verbs = set(device_features(c).tabloid_verbs)
+        assert {"lambasts", "lambasted", "lays into", "slams"} <= verbs
+        assert "lambasts" in hype_words_left_out(c)
+    assert "eviscerates" not in device_features(suite_twin(with_lexicon)).tabloid_verbs
+    column = DEVICE_FEATURES.index("tabloid verb")
+    headline = "Senator lambasts budget plan"
+    for c, expected in ((config, 0.0), (with_lexicon, 1.0)):
+        features = device_features(c).fit([headline])
+        assert features.features_one(headline)[column] == expected * c.device_scale
+    # No training rewrite holds a lexicon word, whichever half the model is given.
+    data = LabelledSet("plain", [f"Council criticises budget for bridge number {i}"
+                                 for i in range(300)], np.zeros(300, np.int64), np.zeros(300))
+    lexicon = {f for e in load_behaviour().families["tabloid_verb"].lexicon for f in e.split("|")}
+    c = replace(with_lexicon, augment_families=["tabloid_verb"], augment_bases=600)
+    changed = [t for _, t, _, _ in counterfactual_pairs(data, c, c.augment_families)]
+    assert changed and not any(f" {w} " in f" {t.lower()} " for t in changed for w in lexicon)
+
+
 def test_templates_replace_the_final_punctuation() -> None:
     assert apply_template("SHOCKING: {h}", "Budget vote fails.") == "SHOCKING: Budget vote fails"
     assert apply_template("{h}!!!", "Budget vote fails?") == "Budget vote fails!!!"
@@ -686,6 +732,10 @@ def test_run_suite_takes_the_held_out_rows_from_the_twin_and_the_rest_from_the_m
 
     report = run_suite(behaviour, bases, shipped, threshold=0.5, twin_score=twin)
     assert all(row["share_sensational"] == 0.0 for row in report["devices"].values())
+    # The lexicon part, of the verb family only, is measured on the twin too.
+    assert list(report["devices_lexicon"]) == ["tabloid_verb"]
+    assert report["devices_lexicon"]["tabloid_verb"]["n"] == 1
+    assert report["devices_lexicon"]["tabloid_verb"]["share_sensational"] == 0.0
     assert all(row["share_sensational"] == 1.0 for row in report["devices_shipped"].values())
     assert all(row["share_sensational"] == 1.0
                for row in report["devices_train_half"].values())

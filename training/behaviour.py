@@ -13,7 +13,9 @@ parts it measures
   median |score change| and the share flipped to sensational.
 
 Counterfactual augmentation (training/model.py) draws its rewrites from the ``train`` half of
-each family through :func:`rewrite`, never from the ``held_out`` half the suite measures.
+each family through :func:`rewrite`, never from the ``held_out`` half the suite measures. A
+verb family's ``lexicon`` part is never rewritten in training: the device column may count
+its words (``device_lexicon_verbs``), and the suite reports how rewrites with them fare.
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ HALVES = ("train", "held_out")
 # Both halves together: what a model shipped with ``teach_held_out`` is taught (its suite
 # figures then come from a twin that was not; see training/model.py's ``suite_twin``).
 BOTH_HALVES = "both"
+# A verb family's third part: words its device column counts, never in a training rewrite.
+LEXICON = "lexicon"
 _TRAILING = " .?!;:,"
 _ORDINARY_WORD = re.compile(r"[^\W\d_]+")
 _WORD_COUNT = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
@@ -63,11 +67,16 @@ class DeviceFamily:
     train: tuple
     held_out: tuple
     reporting: tuple[str, ...] = ()
+    # Words the device column may count that no training rewrite holds (verb families only).
+    lexicon: tuple = ()
 
     def items(self, half: str) -> tuple:
-        """The devices of ``half``: "train", "held_out" or both (:data:`BOTH_HALVES`)."""
+        """The devices of ``half``: "train", "held_out", both (:data:`BOTH_HALVES`) or the
+        column-only :data:`LEXICON` part."""
         if half == BOTH_HALVES:
             return self.train + self.held_out
+        if half == LEXICON:
+            return self.lexicon
         if half not in HALVES:
             raise ValueError(f"family {self.name}: no half {half!r}")
         return getattr(self, half)
@@ -111,16 +120,33 @@ def load_behaviour(path: Path = BEHAVIOUR_PATH) -> Behaviour:
             raise ValueError(f"{path}: family {name}: unknown kind {entry['kind']!r}")
         train = tuple(_freeze(x) for x in entry["train"])
         held_out = tuple(_freeze(x) for x in entry["held_out"])
-        if set(train) & set(held_out):
-            raise ValueError(f"{path}: family {name}: train and held_out share "
-                             f"{sorted(map(str, set(train) & set(held_out)))}")
+        lexicon = tuple(_freeze(x) for x in entry.get(LEXICON, ()))
+        if lexicon and entry["kind"] != "verb":
+            raise ValueError(f"{path}: family {name}: only a verb family has a {LEXICON}")
+        for one, other, a, b in (("train", "held_out", train, held_out),
+                                 ("train", LEXICON, train, lexicon),
+                                 ("held_out", LEXICON, held_out, lexicon)):
+            shared = _overlapping_forms(a, b) if entry["kind"] == "verb" else set(a) & set(b)
+            if shared:
+                raise ValueError(f"{path}: family {name}: {one} and {other} share "
+                                 f"{sorted(map(str, shared))}")
         families[name] = DeviceFamily(name, entry["description"], entry["kind"],
                                       float(entry["target"]), train, held_out,
-                                      tuple(entry.get("reporting", ())))
+                                      tuple(entry.get("reporting", ())), lexicon)
     topics = {half: tuple((a, b) for a, b in document["topics"][half]) for half in HALVES}
     return Behaviour(families, topics, document["bases"], document["false_positive_max"],
                      document["topic"],
                      tuple(document.get("shortening", {}).get("cut_before", ())))
+
+
+def _overlapping_forms(a: tuple, b: tuple) -> set[str]:
+    """Forms of the "present|past" entries ``a`` and ``b`` that are, or hold as whole words,
+    a form of the other ("rips" and "rips into"): a device column that knows one would count
+    the other's rewrites."""
+    forms_a = {f for entry in a for f in str(entry).split("|")}
+    forms_b = {f for entry in b for f in str(entry).split("|")}
+    return {x for x in forms_a | forms_b for y in (forms_b if x in forms_a else forms_a)
+            if f" {y} " in f" {x} "}
 
 
 def _freeze(item: object) -> object:
@@ -250,6 +276,8 @@ def device_rows(behaviour: Behaviour, bases: list[str], score: Score, threshold:
     plain = score(bases)
     rows = {}
     for family in behaviour.families.values():
+        if not family.items(half):
+            continue  # only a verb family may have a lexicon part
         # Seeded by the text, so a headline gets the same rewrite whatever set it is in.
         salt = f"{family.name} {half}"
         pairs = [(i, r) for i, t in enumerate(bases)
@@ -385,6 +413,11 @@ def run_suite(behaviour: Behaviour, bases: Bases, score: Score, threshold: float
         # The same bases rewritten with the train halves, which augmentation and the device
         # lexicon draw from: what the model does with devices it was shown (no target).
         "devices_train_half": device_rows(behaviour, everything, score, threshold, half="train"),
+        # Rewrites with the words a family's device column knows but no training pair holds,
+        # on the model measured for held-out devices (no target: a model without
+        # ``device_lexicon_verbs`` does not know them either).
+        "devices_lexicon": device_rows(behaviour, everything, twin_score or score, threshold,
+                                       half=LEXICON),
         "false_positives": false_positive_rows(behaviour, bases, score, threshold),
         "topic": topic_row(behaviour, everything, score, threshold),
     }
@@ -437,6 +470,17 @@ def markdown_tables(report: dict) -> str:
                   "| device family (train half) | rewrites | median score rise | labelled "
                   "sensational |", "|---|---|---|---|"]
         for name, row in report["devices_train_half"].items():
+            lines.append(f"| {name} | {row['n']} | {_num(row['median_rise'])} | "
+                         f"{_pct(row['share_sensational'])} |")
+    if report.get("devices_lexicon"):
+        lines += ["", "Reported only: the same bases rewritten with each verb family's "
+                  "*lexicon* part, words the device column counts (with "
+                  "`device_lexicon_verbs`) that no training rewrite holds, on the model of the "
+                  "held-out rows" + (" (the suite twin)" if shipped else "") + ": how far a "
+                  "word the column knows carries without a training pair.", "",
+                  "| device family (lexicon part) | rewrites | median score rise | labelled "
+                  "sensational |", "|---|---|---|---|"]
+        for name, row in report["devices_lexicon"].items():
             lines.append(f"| {name} | {row['n']} | {_num(row['median_rise'])} | "
                          f"{_pct(row['share_sensational'])} |")
     twin = report.get("false_positives_twin") or {}

@@ -37,6 +37,7 @@ from headline_scorer.features import (
 )
 from training.behaviour import (
     BOTH_HALVES,
+    LEXICON,
     Behaviour,
     load_behaviour,
     rewrite,
@@ -82,6 +83,7 @@ class ModelConfig:
     device_shouting_column: bool = False
     device_wide_labels: bool = False
     device_label_hype_words: bool = False
+    device_lexicon_verbs: bool = False
     augment_families: list[str] = field(default_factory=list)
     augment_bases: int = 0
     augment_weight: float = 0.0
@@ -206,9 +208,18 @@ def hype_words_left_out(config: ModelConfig, behaviour: Behaviour | None = None
     if config.hype_words_without_held_out:
         words |= behaviour.held_out_only_words()
     if config.hype_words_without_tabloid_verbs:
-        words |= {form for entry in behaviour.half("tabloid_verb", taught_half(config))
+        words |= {form for entry in counted_tabloid_verbs(config, behaviour)
                   for form in entry.split("|") if " " not in form}
     return tuple(sorted(words))
+
+
+def counted_tabloid_verbs(config: ModelConfig, behaviour: Behaviour) -> tuple[str, ...]:
+    """The "present|past" entries the device column counts under ``config``: the half of the
+    tabloid-verb family the model is given, and with ``device_lexicon_verbs`` the family's
+    lexicon part, which no training rewrite holds."""
+    family = behaviour.families["tabloid_verb"]
+    return family.items(taught_half(config)) + (family.items(LEXICON)
+                                                 if config.device_lexicon_verbs else ())
 
 
 def device_features(config: ModelConfig, behaviour: Behaviour | None = None) -> DeviceFeatures:
@@ -220,9 +231,10 @@ def device_features(config: ModelConfig, behaviour: Behaviour | None = None) -> 
     prefix is read in its wider shapes ("🚨 BREAKING:", "JAW-DROPPING:"); with
     ``device_label_hype_words`` a label holding a hype word of the phrasing features' list
     (without the words :func:`hype_words_left_out` names) counts in any case and at any length
-    ("OMG:", "Shocking:")."""
+    ("OMG:", "Shocking:"); with ``device_lexicon_verbs`` the tabloid verbs include the
+    family's lexicon part (:func:`counted_tabloid_verbs`)."""
     behaviour = behaviour or load_behaviour()
-    verbs = behaviour.half("tabloid_verb", taught_half(config))
+    verbs = counted_tabloid_verbs(config, behaviour)
     return DeviceFeatures(scale=config.device_scale,
                           tabloid_verbs=tuple(form for entry in verbs for form in entry.split("|")),
                           figurative_only=config.device_figurative_only,

@@ -208,6 +208,9 @@ def _model_description(hyper: dict) -> str:
     if hyper.get("use_devices"):
         named.append("device features (a shouted label prefix, an exclamation run, tabloid "
                      "verbs, forward-reference words)"
+                     + (", the tabloid verbs including a lexicon that no training rewrite "
+                        "holds (training/behaviour.toml)"
+                        if hyper.get("device_lexicon_verbs") else "")
                      + (", a tabloid verb counted only where it can be a verb of speech aimed "
                         "at someone (not 'Fire destroys homes' or '7 blasts in Baghdad')"
                         if hyper.get("device_figurative_only") else ""))

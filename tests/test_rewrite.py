@@ -39,6 +39,11 @@ LEXICON = default_lexicon()
      "Mayor criticises critics and criticises council"),
     (plain_verb, "Slammed: the budget", "Criticised: the budget"),
     (plain_verb, "Minister Claps Back At Critics", "Minister Responds to Critics"),
+    # Verbs of the device column's lexicon part, which no training rewrite holds.
+    (plain_verb, "Senator Lambasts Budget Plan", "Senator Criticises Budget Plan"),
+    (plain_verb, "Mayor lays into council and rails against the press",
+     "Mayor criticises council and criticises the press"),
+    (plain_verb, "Bruins trounced Leafs", "Bruins beat Leafs"),
     (teaser_to_statement, "You Won't Believe What This Dog Did Next", "What This Dog Did Next"),
     (teaser_to_statement, "Here's why the G7 summit failed", "Why the G7 summit failed"),
     (teaser_to_statement, "Trump blasts critics, and you won't believe what happened next",

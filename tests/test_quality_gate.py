@@ -30,9 +30,9 @@ import pytest
 from headline_scorer.artifact import load_model
 from headline_scorer.features import DEVICE_FEATURES, DeviceFeatures
 from training.behaviour import device_rows, load_behaviour, load_twin, neutral_test_bases
-from training.datasets import MANIFEST_PATH, load_dataset, load_manifest
+from training.datasets import MANIFEST_PATH, load_manifest
 from training.evaluate import sentence_case, shout, title_case
-from training.split import split_train_test
+from training.train import load_sources, split_sources
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -223,16 +223,12 @@ def test_quality_gate_lexicon_verbs_are_rare_in_neutral_training_headlines(
     forms = tuple(f for e in behaviour.families["tabloid_verb"].lexicon for f in e.split("|"))
     column = DeviceFeatures(tabloid_verbs=forms, figurative_only=True).fit(["x"])
     verb_at = DEVICE_FEATURES.index("tabloid verb")
-    neutral = [t for spec in load_manifest(MANIFEST_PATH)
-               for t, y in _train_rows(spec, full_models_root.parent / "raw") if y == 0]
+    parts = split_sources(load_sources(load_manifest(MANIFEST_PATH),
+                                       full_models_root.parent / "raw", [], []))
+    neutral = [t for p in parts for t, y in zip(p.train.texts, p.train.labels) if y == 0]
     holding = [t for t in neutral if column.features_one(t)[verb_at] > 0]
     assert len(neutral) > 15000
     assert len(holding) <= len(neutral) / 1000, holding
-
-
-def _train_rows(spec: object, raw: Path) -> list[tuple[str, int]]:
-    train, _ = split_train_test(load_dataset(spec, raw))  # type: ignore[arg-type]
-    return list(zip(train.texts, train.labels))
 
 
 def test_quality_gate_acronyms_are_not_shouting(full_models_root: Path) -> None:

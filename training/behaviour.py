@@ -145,8 +145,9 @@ def _overlapping_forms(a: tuple, b: tuple) -> set[str]:
     the other's rewrites."""
     forms_a = {f for entry in a for f in str(entry).split("|")}
     forms_b = {f for entry in b for f in str(entry).split("|")}
-    return {x for x in forms_a | forms_b for y in (forms_b if x in forms_a else forms_a)
-            if f" {y} " in f" {x} "}
+    pairs = [(x, y) for x in forms_a for y in forms_b
+             if f" {x} " in f" {y} " or f" {y} " in f" {x} "]
+    return {form for pair in pairs for form in pair}
 
 
 def _freeze(item: object) -> object:

@@ -35,6 +35,7 @@ from headline_scorer.rewrite import suggest_rewrites
 from headline_scorer.scorer import NAMED_CUES, HeadlineScorer
 from service import create_app
 from tests.chromium import launched_chromium, skip_without_chromium
+from tests.fixture_headlines import make_headlines
 from tests.test_api import settings_for
 
 skip_without_chromium()
@@ -133,6 +134,17 @@ def band_of(score: float, threshold: float) -> str:
     z = math.log(threshold / (1 - threshold))
     lo, hi = (1 / (1 + math.exp(-(z + d))) for d in (-math.log(2), math.log(2)))
     return "neutral" if score < lo else "borderline" if score < hi else "sensational"
+
+
+def borderline_sensational(scorer: HeadlineScorer) -> str:
+    """A fixture headline in the borderline band but labelled sensational (at or above the
+    threshold) that has calmer rewrites."""
+    for text, _ in make_headlines(200, seed=7):
+        result = scorer.score(text, explain=True)
+        if (result.label == "sensational" and band_of(result.score, scorer.threshold) == "borderline"
+                and suggest_rewrites(scorer, text)):
+            return text
+    raise AssertionError("no fixture headline is borderline, labelled sensational and rewritable")
 
 
 def signed(weight: float) -> str:
@@ -246,6 +258,17 @@ def test_a_sensational_result_offers_calmer_rewrites(page: Page, scorer: Headlin
             f"{suggestion.headline} · {percent(suggestion.score)}/100, {suggestion.band}")
     # A calm headline gets no "Try:" line.
     expect(page.locator("#results > li").nth(1).locator(".suggestions")).to_be_hidden()
+
+
+def test_a_borderline_headline_labelled_sensational_offers_calmer_rewrites(
+        page: Page, scorer: HeadlineScorer) -> None:
+    headline = borderline_sensational(scorer)
+    enter(page, [headline])
+    wait_scored(page, 1)
+    card = page.locator("#results > li").nth(0)
+    expect(card.locator(".verdict")).to_have_text("Borderline band · labelled sensational")
+    expect(card.locator(".suggestions")).to_be_visible()
+    expect(card.locator(".try-list li")).to_have_count(len(suggest_rewrites(scorer, headline)))
 
 
 def test_this_is_wrong_sends_feedback_that_is_stored(page: Page, live: Live,

@@ -24,7 +24,7 @@ from headline_scorer.rewrite import suggest_rewrites
 from headline_scorer.scorer import HeadlineScorer
 from tests.chromium import launched_chromium, skip_without_chromium
 from tests.gunicorn_server import Server
-from tests.test_web_page import band_of, percent
+from tests.test_web_page import band_of, borderline_sensational, percent
 
 skip_without_chromium()
 
@@ -322,6 +322,26 @@ def test_a_sensational_title_gets_calmer_versions_to_try(
     page.locator("#title").fill(PLAIN)  # a calm title: its panel offers nothing
     wait_for_score(page, "title", scorer.score(PLAIN, explain=True).score)
     assert "Try:" not in panel(page, "title")["text"]
+    assert watched.console == [] and watched.errors == []
+
+
+def test_a_borderline_title_labelled_sensational_gets_calmer_versions_too(
+        watched: Watched, service: str, allowed_site: CmsSite, scorer: HeadlineScorer) -> None:
+    page = open_cms(watched, allowed_site, service)
+    headline = borderline_sensational(scorer)
+    page.locator("#title").fill(headline)
+    assert wait_for_score(page, "title", scorer.score(headline, explain=True).score)["band"] == (
+        "borderline")
+    expected = suggest_rewrites(scorer, headline)
+    page.wait_for_function("""() => {
+      const host = document.getElementById(document.getElementById("title").getAttribute("aria-describedby"));
+      return host.shadowRoot.querySelectorAll(".try li").length > 0;
+    }""", timeout=10000)
+    shown = page.evaluate("""() => {
+      const host = document.getElementById(document.getElementById("title").getAttribute("aria-describedby"));
+      return [...host.shadowRoot.querySelectorAll(".try li")].map(li => li.textContent);
+    }""")
+    assert shown == [f"Try: {s.headline} · {percent(s.score)}, {s.band}" for s in expected]
     assert watched.console == [] and watched.errors == []
 
 

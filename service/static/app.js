@@ -445,7 +445,7 @@
       list.append(chip);
     }
     list.setAttribute("aria-label", "Cues, strongest first");
-    if (band === "sensational") showSuggestions(card, result.headline);
+    if (result.label === "sensational") showSuggestions(card, result.headline);
     wireFeedback(card, result);
     return card;
   }

@@ -8,7 +8,7 @@
 // (data-selector="#title, .headline-field"); fields added to the page later are found too, and
 // HeadlineScorer.attach(elementOrSelector) attaches by hand. As the editor types (debounced),
 // the field's text goes to POST /v1/score of the service that served this script, and a
-// sensational one to POST /v1/suggest for calmer versions ("Try: ..."); the host page's origin
+// one labelled sensational to POST /v1/suggest for calmer versions ("Try: ..."); the host page's origin
 // must be in the service's HEADLINE_CORS_ORIGINS. No other request is made.
 //
 // The panel lives in a shadow root, so the host page's styles do not reach it and its styles do
@@ -182,7 +182,7 @@
       if (controller !== this.controller) return; // a newer edit took over
       if (response && response.ok && body) {
         this.showResult(body);
-        if (this.body.dataset.band === "sensational") this.suggest(text, controller);
+        if (body.label === "sensational") this.suggest(text, controller);
       }
       else if (response && response.status === 422 && body && body.error) this.showProblem(body.error);
       else this.showUnavailable();

@@ -200,7 +200,7 @@ def test_counterfactual_pairs_use_neutral_bases_and_train_halves_only() -> None:
         assert changed != plain
         assert not any(w in changed for w in held_words), changed
         assert label == (0 if family in ("topic", "shortened") else 1)
-    texts, ngram_texts, y, weight = training_rows([data], config)
+    texts, ngram_texts, y, weight, _ = training_rows([data], config)
     assert ngram_texts == texts
     assert len(texts) == len(data) + 2 * len(pairs)
     assert np.all(weight[len(data):] == 0.5)
@@ -212,7 +212,7 @@ def test_named_only_rewrites_show_the_ngram_parts_their_plain_base() -> None:
                      augment_weight=0.5, augment_named_only=["prefix"])
     data = _neutral_set()
     pairs = counterfactual_pairs(data, config, config.augment_families)
-    texts, ngram_texts, _, _ = training_rows([data], config)
+    texts, ngram_texts, _, _, _ = training_rows([data], config)
     rewrites = dict(zip(texts[len(data) + len(pairs):], ngram_texts[len(data) + len(pairs):]))
     for plain, changed, _, family in pairs:
         assert rewrites[changed] == (plain if family == "prefix" else changed)
@@ -220,7 +220,7 @@ def test_named_only_rewrites_show_the_ngram_parts_their_plain_base() -> None:
 
 def test_no_augmentation_leaves_the_training_rows_unchanged() -> None:
     data = _neutral_set()
-    texts, ngram_texts, y, weight = training_rows([data], ModelConfig())
+    texts, ngram_texts, y, weight, _ = training_rows([data], ModelConfig())
     assert texts == ngram_texts == data.texts and list(y) == list(data.labels) and np.all(weight == 1.0)
 
 

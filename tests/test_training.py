@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -308,3 +308,70 @@ def test_an_ablation_matches_a_config_whose_newer_settings_are_at_their_defaults
     assert matching_ablation(ModelConfig(C=2.5), path) is None
     path.write_text(json.dumps({"config": None}), encoding="utf-8")
     assert matching_ablation(ModelConfig(C=2.5), path) is None
+
+
+def _two_domains() -> list[LabelledSet]:
+    """Two small labelled sets whose labels disagree about one word ("zqoutlet" is
+    sensational in the first and neutral in the second)."""
+    sets = []
+    for name, seed, outlet_label in (("first", 3, 1), ("second", 4, 0)):
+        rows = make_headlines(80, seed=seed) + [
+            (f"zqoutlet report {i} on council plans", outlet_label) for i in range(20)]
+        labels = np.array([y for _, y in rows])
+        sets.append(LabelledSet(name, [t for t, _ in rows], labels, labels.astype(float)))
+    return sets
+
+
+def _plain_config(**overrides: object) -> ModelConfig:
+    return ModelConfig(use_char=False, use_style=False, word_min_df=1, C=1.0,
+                       solver="lbfgs", tol=1e-8, calibrate=False, **overrides)
+
+
+def test_domain_copies_widen_only_the_ngram_columns_of_their_own_rows() -> None:
+    rows = model.sp.csr_matrix(np.arange(1, 13, dtype=float).reshape(4, 3))
+    config = _plain_config(domain_copies=["b"], domain_copy_scale=0.5)
+    wide = model.with_domain_copies(rows, ["a", "b", "", "b"], config, np.array([0, 2]))
+    np.testing.assert_array_equal(wide.toarray(), [
+        [1, 2, 3, 0, 0, 0],
+        [4, 5, 6, 2, 3, 1],
+        [7, 8, 9, 0, 0, 0],
+        [10, 11, 12, 5, 6, 1],
+    ])
+    assert model.with_domain_copies(rows, ["a"] * 4, _plain_config(), np.array([0])) is rows
+    with pytest.raises(ValueError, match="no training row of 'b'"):
+        model.with_domain_copies(rows, ["a"] * 4, config, np.array([0]))
+
+
+def test_the_served_model_scores_a_headline_as_a_row_of_its_serve_domain() -> None:
+    sets = _two_domains()
+    headline = "zqoutlet report 99 on council plans"
+    config = _plain_config(domain_copies=["first", "second"])
+    score = {serve: model.fit_pipeline(sets, replace(config, serve_domains=serve))
+             .decision_function([headline])[0]
+             for serve in ((), ("first",), ("second",))}
+    # The word the two sets disagree about counts in the served model by its dataset's copy.
+    assert score[("first",)] > score[()] > score[("second",)]
+    pipeline = model.fit_pipeline(sets, replace(config, serve_domains=["first"]))
+    assert pipeline.named_steps["clf"].coef_.shape[1] == len(
+        pipeline.named_steps["features"].get_feature_names_out())
+    # The collapse is exact: the wide fit scores a row of "first" as the served model does.
+    texts, ngram_texts, y, weight, domains = model.training_rows(sets, config)
+    features = pipeline.named_steps["features"]
+    rows = model.sp.csr_matrix(features.transform([headline]))
+    columns = np.arange(rows.shape[1])  # no named parts in this config
+    wide_clf = model.LogisticRegression(C=1.0, solver="lbfgs", tol=1e-8, max_iter=3000,
+                                        random_state=model.SEED)
+    wide_clf.fit(model.with_domain_copies(
+        model.sp.csr_matrix(features.transform(texts)), domains, config, columns),
+        y, sample_weight=weight)
+    wide_row = model.with_domain_copies(rows, ["first"], replace(config, domain_copies=["first"]),
+                                        columns)
+    wide_row = model.sp.hstack([wide_row, model.sp.csr_matrix((1, rows.shape[1] + 1))])
+    np.testing.assert_allclose(wide_clf.decision_function(wide_row)[0],
+                               score[("first",)], atol=1e-6)
+
+
+def test_a_serve_domain_must_be_one_of_the_copies() -> None:
+    with pytest.raises(ValueError, match="serve_domains"):
+        model.fit_pipeline(_two_domains(), _plain_config(domain_copies=["first"],
+                                                         serve_domains=["second"]))

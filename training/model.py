@@ -91,6 +91,10 @@ class ModelConfig:
     teach_families: list[str] = field(default_factory=list)
     teach_columns: list[str] = field(default_factory=list)
     teach_penalty: float = 0.05
+    domain_copies: list[str] = field(default_factory=list)
+    domain_copy_scale: float = 1.0
+    domain_copy_named: bool = False
+    serve_domains: list[str] = field(default_factory=list)
     C: float = 4.0
     solver: str = "lbfgs"
     tol: float = 1e-4
@@ -312,8 +316,10 @@ def counterfactual_pairs(data: LabelledSet, config: ModelConfig, families: list[
 
 
 def training_rows(datasets: list[LabelledSet], config: ModelConfig
-                  ) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
-    """Texts, the texts the n-gram parts see, labels and sample weights for the classifier.
+                  ) -> tuple[list[str], list[str], np.ndarray, np.ndarray, list[str]]:
+    """Texts, the texts the n-gram parts see, labels, sample weights for the classifier and
+    each row's domain (its dataset's name; "" for a counterfactual pair, which teaches every
+    domain alike).
 
     A row with a soft target t becomes two rows, labelled 1 with weight t and 0 with weight
     1 - t: logistic loss on those equals cross-entropy against t. Each dataset's rows carry
@@ -326,14 +332,17 @@ def training_rows(datasets: list[LabelledSet], config: ModelConfig
     texts: list[str] = []
     labels: list[np.ndarray] = []
     weights: list[np.ndarray] = []
+    domains: list[str] = []
     for data in datasets:
         w = config.weight_of(data.name)
         targets = soft_targets(data, config)
         if targets is not None:
+            domains += [data.name] * (2 * len(data))
             texts += data.texts + data.texts
             labels += [np.ones(len(data), np.int64), np.zeros(len(data), np.int64)]
             weights += [w * targets, w * (1.0 - targets)]
         else:
+            domains += [data.name] * len(data)
             texts += data.texts
             labels.append(data.labels)
             weights.append(np.full(len(data), w))
@@ -348,11 +357,12 @@ def training_rows(datasets: list[LabelledSet], config: ModelConfig
         labels += [np.zeros(len(pairs), np.int64),
                    np.array([label for _, _, label, _ in pairs], dtype=np.int64)]
         weights.append(np.full(2 * len(pairs), config.augment_weight))
+        domains += [""] * (2 * len(pairs))
     y = np.concatenate(labels)
     sample_weight = np.concatenate(weights)
     keep = sample_weight > 0
     return ([t for t, k in zip(texts, keep) if k], [t for t, k in zip(ngram_texts, keep) if k],
-            y[keep], sample_weight[keep])
+            y[keep], sample_weight[keep], [d for d, k in zip(domains, keep) if k])
 
 
 def _rows_of(transformer: object, texts: list[str]) -> sp.csr_matrix:
@@ -365,7 +375,7 @@ def _rows_of(transformer: object, texts: list[str]) -> sp.csr_matrix:
 
 def fit_pipeline(datasets: list[LabelledSet], config: ModelConfig) -> Pipeline:
     """Fit a fresh pipeline on ``datasets`` (their training parts) with the config's weights."""
-    texts, ngram_texts, y, sample_weight = training_rows(datasets, config)
+    texts, ngram_texts, y, sample_weight, domains = training_rows(datasets, config)
     pipeline = build_pipeline(config)
     # Vocabulary, idf and the acronym list come from each distinct real headline once (not
     # from the soft-target copies, nor from the counterfactual rewrites: a rewrite must teach
@@ -378,16 +388,65 @@ def fit_pipeline(datasets: list[LabelledSet], config: ModelConfig) -> Pipeline:
         mask_names(features, learn_names(real_texts, config.name_min_count,
                                          config.name_min_share))
     features.fit(real_texts)
-    rows = sp.hstack([
-        _rows_of(part, ngram_texts if isinstance(part, TfidfVectorizer) else texts)
-        for _, part in features.transformer_list
-    ], format="csr")
-    pipeline.named_steps["clf"].fit(rows, y, sample_weight=sample_weight)
+    blocks = [_rows_of(part, ngram_texts if isinstance(part, TfidfVectorizer) else texts)
+              for _, part in features.transformer_list]
+    rows = sp.hstack(blocks, format="csr")
+    copied = np.concatenate([
+        np.full(block.shape[1], config.domain_copy_named or isinstance(part, TfidfVectorizer))
+        for block, (_, part) in zip(blocks, features.transformer_list)]).nonzero()[0]
+    clf: LogisticRegression = pipeline.named_steps["clf"]
+    clf.fit(with_domain_copies(rows, domains, config, copied), y, sample_weight=sample_weight)
+    if config.domain_copies:
+        collapse_domain_copies(clf, rows.shape[1], copied, config)
     if config.teach_families:
         teach_devices(pipeline, [p for d in datasets
                                  for p in counterfactual_pairs(d, config, config.teach_families)],
                       config)
     return pipeline
+
+
+def with_domain_copies(rows: sp.csr_matrix, domains: list[str], config: ModelConfig,
+                       columns: np.ndarray) -> sp.csr_matrix:
+    """``rows`` widened for domain adaptation by feature augmentation (Daume III, "Frustratingly
+    easy domain adaptation", ACL 2007): each dataset of ``domain_copies`` gets its own copy of
+    the ``columns`` (the n-gram columns; with ``domain_copy_named`` the named features too)
+    times ``domain_copy_scale``, plus an indicator column, non-zero
+    on its rows only. The shared columns then learn what the datasets agree on, and a copy what
+    only its dataset's labels say (an outlet's templates, a topic its annotators found baity):
+    the regulariser makes a weight that several datasets need cheaper in the shared columns,
+    and a scale below 1 makes a copy dearer still. ``rows`` itself without copies."""
+    if not config.domain_copies:
+        return rows
+    domain_of = np.array(domains)
+    copied = rows[:, columns] * config.domain_copy_scale
+    blocks = [rows]
+    for name in config.domain_copies:
+        member = (domain_of == name).astype(np.float64)
+        if not member.any():
+            raise ValueError(f"domain_copies: no training row of {name!r}")
+        blocks += [sp.diags(member) @ copied, sp.csr_matrix(member.reshape(-1, 1))]
+    return sp.hstack(blocks, format="csr")
+
+
+def collapse_domain_copies(clf: LogisticRegression, width: int, columns: np.ndarray,
+                           config: ModelConfig) -> None:
+    """Reduce a classifier fitted on :func:`with_domain_copies` rows to one over the shared
+    columns: their weights plus the copies (and indicators) of ``serve_domains``, so a served
+    headline is scored as a row of those datasets (none: by the shared weights alone). The
+    result is one linear model of the usual width."""
+    unknown = set(config.serve_domains) - set(config.domain_copies)
+    if unknown:
+        raise ValueError(f"serve_domains {sorted(unknown)} are not among domain_copies")
+    coef = clf.coef_[:, :width].copy()
+    intercept = clf.intercept_.copy()
+    block = len(columns) + 1
+    for name in config.serve_domains:
+        start = width + config.domain_copies.index(name) * block
+        coef[:, columns] += config.domain_copy_scale * clf.coef_[:, start:start + len(columns)]
+        intercept += clf.coef_[:, start + len(columns)]
+    clf.coef_ = coef
+    clf.intercept_ = intercept
+    clf.n_features_in_ = width
 
 
 def mask_names(features: FeatureUnion, names: frozenset[str]) -> None:

@@ -213,7 +213,9 @@ class DeviceFeatures(StyleFeatures):
       ("🚨 BREAKING: ...") and its words may be hyphenated ("JAW-DROPPING: ..."). A label
       holding a word of ``label_words`` (the hype words the model knows; empty by default)
       counts in any case and at any length ("OMG: ...", "Shocking: ..."), where "Watch: ..."
-      or "Analysis: ..." stay format labels;
+      or "Analysis: ..." stay format labels. A label holding a word of ``format_words`` (lower
+      case: the kinds and statuses of newsroom items, "update", "live", "correction") never
+      counts: "UPDATE: ...", "WATCH LIVE: ..." name what follows, not how to feel about it;
     - "exclamation run": two or more "!" (a run, or several);
     - "tabloid verb": the number of words or phrases of ``tabloid_verbs`` (lower case, whole
       words) in the headline, at most 2. With ``figurative_only`` a match counts only where
@@ -238,11 +240,13 @@ class DeviceFeatures(StyleFeatures):
     shouting_column: bool = False
     wide_labels: bool = False
     label_words: tuple[str, ...] = ()
+    format_words: tuple[str, ...] = ()
+    format_words_: frozenset[str] = frozenset()
 
     def __init__(self, scale: float = 1.0, max_shouted: int = 3, min_unknown_length: int = 5,
                  tabloid_verbs: tuple[str, ...] = (), figurative_only: bool = False,
                  shouting_column: bool = False, wide_labels: bool = False,
-                 label_words: tuple[str, ...] = ()):
+                 label_words: tuple[str, ...] = (), format_words: tuple[str, ...] = ()):
         super().__init__(scale=scale, max_shouted=max_shouted,
                          min_unknown_length=min_unknown_length)
         self.tabloid_verbs = tabloid_verbs
@@ -250,6 +254,7 @@ class DeviceFeatures(StyleFeatures):
         self.shouting_column = shouting_column
         self.wide_labels = wide_labels
         self.label_words = label_words
+        self.format_words = format_words
 
     @property
     def names(self) -> tuple[str, ...]:  # type: ignore[override]
@@ -261,6 +266,7 @@ class DeviceFeatures(StyleFeatures):
         self.tabloid_pattern_ = (re.compile(r"(?<![\w'’])(?:" + "|".join(map(re.escape, phrases))
                                             + r")(?![\w'’])") if phrases else None)
         self.label_words_ = frozenset(w.lower() for w in self.label_words)
+        self.format_words_ = frozenset(w.lower() for w in self.format_words)
         return self
 
     def hype_label(self, text: str) -> bool:
@@ -269,6 +275,9 @@ class DeviceFeatures(StyleFeatures):
         if label is None:
             return False
         words = label.group(1)
+        if self.format_words_ and not self.format_words_.isdisjoint(
+                _LABEL_WORDS_SPLIT.split(words.lower())):
+            return False
         # Corpus-learnt "acronyms" include labels clickbait writes only in capitals ("WATCH",
         # "BREAKING"), so a label of five letters or more counts whatever the corpus says.
         if words.isupper() and (sum(ch.isalpha() for ch in words) >= 5

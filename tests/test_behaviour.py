@@ -105,6 +105,34 @@ def test_a_lexicon_part_must_not_share_a_verb_with_either_half(tmp_path: Path) -
         load_behaviour(path)
 
 
+def test_a_format_label_is_no_hype_label_when_asked(tmp_path: Path) -> None:
+    behaviour = load_behaviour()
+    assert {"update", "live", "correction"} <= set(behaviour.format_words)
+    config = ModelConfig(use_devices=True)
+    column = DEVICE_FEATURES.index("hype label prefix")
+    format_labelled = ["UPDATE: Police respond to reports of shooting",
+                       "WATCH LIVE: President holds a rally in Florida",
+                       "FOX NEWS POLL: First 100 days get mixed reviews",
+                       "CORRECTION - Earlier report misnamed the minister"]
+    # No label of the suite's prefix family reads otherwise with format labels.
+    suite_labelled = [template.replace("{h}", "Council passes budget")
+                      for half in ("train", "held_out")
+                      for template in behaviour.families["prefix"].items(half)]
+    values = {}
+    for c, counted in ((config, True), (replace(config, device_format_labels=True), False)):
+        features = device_features(c).fit(format_labelled + suite_labelled)
+        for headline in format_labelled:
+            assert features.features_one(headline)[column] == (c.device_scale if counted else 0.0)
+        values[counted] = [features.features_one(h)[column] for h in suite_labelled]
+    assert values[True] == values[False] and sum(values[True]) >= len(suite_labelled) // 2
+    text = BEHAVIOUR_PATH.read_text(encoding="utf-8")
+    path = tmp_path / "behaviour.toml"
+    path.write_text(text.replace('words = ["update",', 'words = ["watch", "update",'),
+                    encoding="utf-8")
+    with pytest.raises(ValueError, match=r"format_labels words \['watch'\] are in a label"):
+        load_behaviour(path)
+
+
 def test_the_device_column_counts_the_lexicon_part_only_when_asked() -> None:
     config = ModelConfig(use_devices=True, device_figurative_only=True, teach_held_out=True,
                          hype_words_without_tabloid_verbs=True)

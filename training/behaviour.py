@@ -92,6 +92,8 @@ class Behaviour:
     false_positive_max: dict[str, float]
     topic_limits: dict[str, float]
     cut_before: tuple[str, ...] = ()
+    # Words of a label that names a kind of item, not a feeling ("UPDATE:"), lower case.
+    format_words: tuple[str, ...] = ()
 
     def half(self, family: str, half: str) -> tuple:
         return self.families[family].items(half)
@@ -134,9 +136,16 @@ def load_behaviour(path: Path = BEHAVIOUR_PATH) -> Behaviour:
                                       float(entry["target"]), train, held_out,
                                       tuple(entry.get("reporting", ())), lexicon)
     topics = {half: tuple((a, b) for a, b in document["topics"][half]) for half in HALVES}
+    format_words = tuple(w.lower() for w in document.get("format_labels", {}).get("words", ()))
+    prefix_words = {w for half in HALVES if "prefix" in families
+                    for template in families["prefix"].items(half)
+                    for w in _ORDINARY_WORD.findall(str(template).replace("{h}", " ").lower())}
+    if shared := sorted(prefix_words.intersection(format_words)):
+        raise ValueError(f"{path}: format_labels words {shared} are in a label of the prefix "
+                         "family")
     return Behaviour(families, topics, document["bases"], document["false_positive_max"],
                      document["topic"],
-                     tuple(document.get("shortening", {}).get("cut_before", ())))
+                     tuple(document.get("shortening", {}).get("cut_before", ())), format_words)
 
 
 def _overlapping_forms(a: tuple, b: tuple) -> set[str]:

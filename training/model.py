@@ -84,6 +84,7 @@ class ModelConfig:
     device_wide_labels: bool = False
     device_label_hype_words: bool = False
     device_lexicon_verbs: bool = False
+    device_format_labels: bool = False
     augment_families: list[str] = field(default_factory=list)
     augment_bases: int = 0
     augment_weight: float = 0.0
@@ -236,7 +237,9 @@ def device_features(config: ModelConfig, behaviour: Behaviour | None = None) -> 
     ``device_label_hype_words`` a label holding a hype word of the phrasing features' list
     (without the words :func:`hype_words_left_out` names) counts in any case and at any length
     ("OMG:", "Shocking:"); with ``device_lexicon_verbs`` the tabloid verbs include the
-    family's lexicon part (:func:`counted_tabloid_verbs`)."""
+    family's lexicon part (:func:`counted_tabloid_verbs`); with ``device_format_labels`` a
+    label naming a kind of item ("UPDATE:", "WATCH LIVE:"; behaviour.toml's format labels) is
+    no hype label."""
     behaviour = behaviour or load_behaviour()
     verbs = counted_tabloid_verbs(config, behaviour)
     return DeviceFeatures(scale=config.device_scale,
@@ -244,6 +247,8 @@ def device_features(config: ModelConfig, behaviour: Behaviour | None = None) -> 
                           figurative_only=config.device_figurative_only,
                           shouting_column=config.device_shouting_column,
                           wide_labels=config.device_wide_labels,
+                          format_words=(behaviour.format_words
+                                        if config.device_format_labels else ()),
                           label_words=(tuple(sorted(hype_words(
                               hype_words_left_out(config, behaviour))))
                               if config.device_label_hype_words else ()))

@@ -375,3 +375,15 @@ def test_a_serve_domain_must_be_one_of_the_copies() -> None:
     with pytest.raises(ValueError, match="serve_domains"):
         model.fit_pipeline(_two_domains(), _plain_config(domain_copies=["first"],
                                                          serve_domains=["second"]))
+
+
+def test_the_model_card_names_the_device_options_it_was_trained_with() -> None:
+    from training.report import _model_description
+
+    hyper = asdict(ModelConfig(use_devices=True))
+    plain = _model_description(hyper)
+    assert "device features" in plain and "UPDATE:" not in plain and "lexicon" not in plain
+    described = _model_description(hyper | {"device_format_labels": True,
+                                            "device_lexicon_verbs": True})
+    assert "'UPDATE:', 'WATCH LIVE:') not counted as a hype label" in described
+    assert "a lexicon that no training rewrite holds" in described

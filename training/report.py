@@ -211,6 +211,8 @@ def _model_description(hyper: dict) -> str:
                      + (", the tabloid verbs including a lexicon that no training rewrite "
                         "holds (training/behaviour.toml)"
                         if hyper.get("device_lexicon_verbs") else "")
+                     + (", a label that names a kind of item ('UPDATE:', 'WATCH LIVE:') not "
+                        "counted as a hype label" if hyper.get("device_format_labels") else "")
                      + (", a tabloid verb counted only where it can be a verb of speech aimed "
                         "at someone (not 'Fire destroys homes' or '7 blasts in Baghdad')"
                         if hyper.get("device_figurative_only") else ""))

@@ -303,6 +303,18 @@ def test_typing_in_two_title_fields_scores_both_live(
     assert watched.console == [] and watched.errors == []
 
 
+def tried_versions(page: Page) -> list[str]:
+    """The "Try: ..." lines of the title field's panel, once there are any."""
+    page.wait_for_function("""() => {
+      const host = document.getElementById(document.getElementById("title").getAttribute("aria-describedby"));
+      return host.shadowRoot.querySelectorAll(".try li").length > 0;
+    }""", timeout=10000)
+    return page.evaluate("""() => {
+      const host = document.getElementById(document.getElementById("title").getAttribute("aria-describedby"));
+      return [...host.shadowRoot.querySelectorAll(".try li")].map(li => li.textContent);
+    }""")
+
+
 def test_a_sensational_title_gets_calmer_versions_to_try(
         watched: Watched, service: str, allowed_site: CmsSite, scorer: HeadlineScorer) -> None:
     page = open_cms(watched, allowed_site, service)
@@ -310,15 +322,8 @@ def test_a_sensational_title_gets_calmer_versions_to_try(
     wait_for_score(page, "title", scorer.score(SHOUT, explain=True).score)
     expected = suggest_rewrites(scorer, SHOUT)
     assert expected
-    page.wait_for_function("""() => {
-      const host = document.getElementById(document.getElementById("title").getAttribute("aria-describedby"));
-      return host.shadowRoot.querySelectorAll(".try li").length > 0;
-    }""", timeout=10000)
-    shown = page.evaluate("""() => {
-      const host = document.getElementById(document.getElementById("title").getAttribute("aria-describedby"));
-      return [...host.shadowRoot.querySelectorAll(".try li")].map(li => li.textContent);
-    }""")
-    assert shown == [f"Try: {s.headline} · {percent(s.score)}, {s.band}" for s in expected]
+    assert tried_versions(page) == [f"Try: {s.headline} · {percent(s.score)}, {s.band}"
+                                    for s in expected]
     page.locator("#title").fill(PLAIN)  # a calm title: its panel offers nothing
     wait_for_score(page, "title", scorer.score(PLAIN, explain=True).score)
     assert "Try:" not in panel(page, "title")["text"]
@@ -333,15 +338,8 @@ def test_a_borderline_title_labelled_sensational_gets_calmer_versions_too(
     assert wait_for_score(page, "title", scorer.score(headline, explain=True).score)["band"] == (
         "borderline")
     expected = suggest_rewrites(scorer, headline)
-    page.wait_for_function("""() => {
-      const host = document.getElementById(document.getElementById("title").getAttribute("aria-describedby"));
-      return host.shadowRoot.querySelectorAll(".try li").length > 0;
-    }""", timeout=10000)
-    shown = page.evaluate("""() => {
-      const host = document.getElementById(document.getElementById("title").getAttribute("aria-describedby"));
-      return [...host.shadowRoot.querySelectorAll(".try li")].map(li => li.textContent);
-    }""")
-    assert shown == [f"Try: {s.headline} · {percent(s.score)}, {s.band}" for s in expected]
+    assert tried_versions(page) == [f"Try: {s.headline} · {percent(s.score)}, {s.band}"
+                                    for s in expected]
     assert watched.console == [] and watched.errors == []
 
 

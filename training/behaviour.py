@@ -103,13 +103,17 @@ class Behaviour:
         half holds ("stunning" of "STUNNING: {h}"): what a named feature's lexicon must not
         know, or the suite would measure a device the model was given."""
         def words(half: str) -> set[str]:
-            found: set[str] = set()
-            for family in self.families.values():
-                if family.kind in ("template", "verb"):
-                    for entry in getattr(family, half):
-                        found.update(_ORDINARY_WORD.findall(str(entry).replace("{h}", " ").lower()))
-            return found
+            return {word for family in self.families.values()
+                    if family.kind in ("template", "verb")
+                    for word in _entry_words(getattr(family, half))}
         return frozenset(words("held_out") - words("train"))
+
+
+def _entry_words(entries: tuple) -> set[str]:
+    """The lower-case ordinary words of templates or verb entries ("stunning" of
+    "STUNNING: {h}")."""
+    return {word for entry in entries
+            for word in _ORDINARY_WORD.findall(str(entry).replace("{h}", " ").lower())}
 
 
 def load_behaviour(path: Path = BEHAVIOUR_PATH) -> Behaviour:
@@ -137,9 +141,8 @@ def load_behaviour(path: Path = BEHAVIOUR_PATH) -> Behaviour:
                                       tuple(entry.get("reporting", ())), lexicon)
     topics = {half: tuple((a, b) for a, b in document["topics"][half]) for half in HALVES}
     format_words = tuple(w.lower() for w in document.get("format_labels", {}).get("words", ()))
-    prefix_words = {w for half in HALVES if "prefix" in families
-                    for template in families["prefix"].items(half)
-                    for w in _ORDINARY_WORD.findall(str(template).replace("{h}", " ").lower())}
+    prefix_words = (_entry_words(families["prefix"].items(BOTH_HALVES))
+                    if "prefix" in families else set())
     if shared := sorted(prefix_words.intersection(format_words)):
         raise ValueError(f"{path}: format_labels words {shared} are in a label of the prefix "
                          "family")

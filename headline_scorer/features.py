@@ -78,11 +78,16 @@ class StyleFeatures(NamedFeatures):
     """
 
     names = STYLE_FEATURES
+    # Class defaults, so models pickled before the parameter existed read as they were.
+    format_words: tuple[str, ...] = ()
+    format_words_: frozenset[str] = frozenset()
 
-    def __init__(self, scale: float = 1.0, max_shouted: int = 3, min_unknown_length: int = 5):
+    def __init__(self, scale: float = 1.0, max_shouted: int = 3, min_unknown_length: int = 5,
+                 format_words: tuple[str, ...] = ()):
         self.scale = scale
         self.max_shouted = max_shouted
         self.min_unknown_length = min_unknown_length
+        self.format_words = format_words
 
     def fit(self, X: Iterable[str], y: object = None) -> StyleFeatures:
         lower: Counter[str] = Counter()
@@ -98,8 +103,23 @@ class StyleFeatures(NamedFeatures):
                     upper[word.lower()] += 1
         self.ordinary_words_ = frozenset(w for w, n in lower.items() if n > upper.get(w, 0))
         self.acronyms_ = frozenset(w for w in upper if w not in self.ordinary_words_)
+        self.format_words_ = frozenset(w.lower() for w in self.format_words)
         self.n_features_in_ = 1
         return self
+
+    def format_label_end(self, text: str) -> int:
+        """Where a format label that opens ``text`` ends ("UPDATE: ", "WATCH LIVE - "), or 0.
+
+        A format label holds a word of ``format_words`` (lower case: the kinds and statuses of
+        newsroom items); it names what follows, so its capitals are a house style, not
+        shouting."""
+        if not self.format_words_:
+            return 0
+        label = _LABEL.match(text)
+        if label is None or self.format_words_.isdisjoint(
+                _LABEL_WORDS_SPLIT.split(label.group(1).lower())):
+            return 0
+        return label.end()
 
     def shouted_words(self, text: str) -> list[str]:
         """The capitalised words of ``text`` that are shouting rather than acronyms."""
@@ -117,8 +137,11 @@ class StyleFeatures(NamedFeatures):
         return shouted
 
     def features_one(self, text: str) -> list[float]:
-        """Style feature values of one normalised headline, scaled, in STYLE_FEATURES order."""
-        shouted = min(len(self.shouted_words(text)), self.max_shouted)
+        """Style feature values of one normalised headline, scaled, in STYLE_FEATURES order.
+        The words of a format label in front are not counted as shouted (with
+        ``format_words``)."""
+        shouted = min(len(self.shouted_words(text[self.format_label_end(text):])),
+                      self.max_shouted)
         exclaim = min(text.count("!"), 3)
         question = 1.0 if "?" in text else 0.0
         return [self.scale * shouted, self.scale * exclaim, self.scale * question]
@@ -240,21 +263,18 @@ class DeviceFeatures(StyleFeatures):
     shouting_column: bool = False
     wide_labels: bool = False
     label_words: tuple[str, ...] = ()
-    format_words: tuple[str, ...] = ()
-    format_words_: frozenset[str] = frozenset()
 
     def __init__(self, scale: float = 1.0, max_shouted: int = 3, min_unknown_length: int = 5,
                  tabloid_verbs: tuple[str, ...] = (), figurative_only: bool = False,
                  shouting_column: bool = False, wide_labels: bool = False,
                  label_words: tuple[str, ...] = (), format_words: tuple[str, ...] = ()):
         super().__init__(scale=scale, max_shouted=max_shouted,
-                         min_unknown_length=min_unknown_length)
+                         min_unknown_length=min_unknown_length, format_words=format_words)
         self.tabloid_verbs = tabloid_verbs
         self.figurative_only = figurative_only
         self.shouting_column = shouting_column
         self.wide_labels = wide_labels
         self.label_words = label_words
-        self.format_words = format_words
 
     @property
     def names(self) -> tuple[str, ...]:  # type: ignore[override]
@@ -266,7 +286,6 @@ class DeviceFeatures(StyleFeatures):
         self.tabloid_pattern_ = (re.compile(r"(?<![\w'’])(?:" + "|".join(map(re.escape, phrases))
                                             + r")(?![\w'’])") if phrases else None)
         self.label_words_ = frozenset(w.lower() for w in self.label_words)
-        self.format_words_ = frozenset(w.lower() for w in self.format_words)
         return self
 
     def hype_label(self, text: str) -> bool:

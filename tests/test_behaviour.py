@@ -17,9 +17,11 @@ from headline_scorer.artifact import load_model, sha256_of
 from headline_scorer.features import (
     DEVICE_FEATURES,
     PHRASING_FEATURES,
+    STYLE_FEATURES,
     DeviceFeatures,
     NameMask,
     PhrasingFeatures,
+    StyleFeatures,
     learn_names,
 )
 from headline_scorer.scorer import NAMED_CUES
@@ -131,6 +133,42 @@ def test_a_format_label_is_no_hype_label_when_asked(tmp_path: Path) -> None:
                     encoding="utf-8")
     with pytest.raises(ValueError, match=r"format_labels words \['watch'\] are in a label"):
         load_behaviour(path)
+
+
+def test_a_format_label_is_no_shouting_when_asked() -> None:
+    behaviour = load_behaviour()
+    config = ModelConfig(use_style=True)
+    column = STYLE_FEATURES.index("ALL-CAPS words")
+    corpus = ["Police respond to an update on the shooting", "Voters reject the budget",
+              "NASA launches a probe", "Senate votes on the bill"]
+    counts = {}
+    for c in (config, replace(config, style_format_labels=True)):
+        style = dict(build_pipeline(c).named_steps["features"].transformer_list)["style"]
+        style.fit(corpus)
+        counts[c.style_format_labels] = {h: style.features_one(h)[column] / c.style_scale for h in (
+            "UPDATE: Police respond to reports of shooting",
+            "CORRECTION - Earlier report misnamed the minister",
+            "UPDATE: Voters REJECT budget",
+            "SHOCKING: Council passes budget",
+            "NASA: Probe reaches Jupiter",
+            "Voters REJECT budget",
+            *(t.replace("{h}", "Council passes budget")
+              for t in behaviour.families["prefix"].items("train")))}
+    off, on = counts[False], counts[True]
+    assert off["UPDATE: Police respond to reports of shooting"] == 1
+    assert on["UPDATE: Police respond to reports of shooting"] == 0
+    assert (off["CORRECTION - Earlier report misnamed the minister"], on[
+        "CORRECTION - Earlier report misnamed the minister"]) == (1, 0)
+    # Only the label's words leave the count: what follows still shouts.
+    assert (off["UPDATE: Voters REJECT budget"], on["UPDATE: Voters REJECT budget"]) == (2, 1)
+    assert on["SHOCKING: Council passes budget"] == 1
+    for headline in off:
+        if not headline.startswith(("UPDATE", "CORRECTION")):
+            assert on[headline] == off[headline], headline
+    # A model pickled before the option existed has no format words and reads as it did.
+    old = StyleFeatures(scale=1.0).fit(corpus)
+    del old.__dict__["format_words"], old.__dict__["format_words_"]
+    assert old.features_one("UPDATE: Police respond to reports of shooting")[column] == 1
 
 
 def test_the_device_column_counts_the_lexicon_part_only_when_asked() -> None:

@@ -387,3 +387,6 @@ def test_the_model_card_names_the_device_options_it_was_trained_with() -> None:
                                             "device_lexicon_verbs": True})
     assert "'UPDATE:', 'WATCH LIVE:') not counted as a hype label" in described
     assert "a lexicon that no training rewrite holds" in described
+    assert "not counted as shouted" not in described
+    assert "('UPDATE:') are not counted as shouted)" in _model_description(
+        hyper | {"style_format_labels": True})

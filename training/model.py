@@ -85,6 +85,7 @@ class ModelConfig:
     device_label_hype_words: bool = False
     device_lexicon_verbs: bool = False
     device_format_labels: bool = False
+    style_format_labels: bool = False
     augment_families: list[str] = field(default_factory=list)
     augment_bases: int = 0
     augment_weight: float = 0.0
@@ -165,7 +166,8 @@ def build_pipeline(config: ModelConfig) -> Pipeline:
     """An unfitted Pipeline(features=FeatureUnion(word, char, style, phrasing),
     clf=LogisticRegression); parts switched off in the config are left out."""
     parts = []
-    behaviour = load_behaviour() if config.use_phrasing or config.use_devices else None
+    behaviour = (load_behaviour() if config.use_phrasing or config.use_devices
+                 or config.style_format_labels else None)
     if config.use_word:
         parts.append(("word", TfidfVectorizer(
             lowercase=True,
@@ -182,7 +184,11 @@ def build_pipeline(config: ModelConfig) -> Pipeline:
             min_df=config.char_min_df, sublinear_tf=True, dtype=np.float64,
         )))
     if config.use_style:
-        parts.append(("style", StyleFeatures(scale=config.style_scale)))
+        # With style_format_labels a format label in front ("UPDATE:", "WATCH LIVE:";
+        # behaviour.toml's format labels) is a house style, not shouted words.
+        parts.append(("style", StyleFeatures(
+            scale=config.style_scale,
+            format_words=behaviour.format_words if config.style_format_labels else ())))
     if config.use_phrasing:
         left_out = hype_words_left_out(config, behaviour)
         parts.append(("phrasing", PhrasingFeatures(

@@ -200,7 +200,10 @@ def _model_description(hyper: dict) -> str:
                      f"({hyper['char_ngram_min']}-{hyper['char_ngram_max']})")
     named = []
     if hyper["use_style"]:
-        named.append("style features (shouted ALL-CAPS words, exclamation marks, question marks)")
+        named.append("style features (shouted ALL-CAPS words, exclamation marks, question marks"
+                     + ("; the words of a label that names a kind of item ('UPDATE:') are not "
+                        "counted as shouted" if hyper.get("style_format_labels") else "")
+                     + ")")
     if hyper.get("use_phrasing"):
         named.append("phrasing features (length, numbers, addressing the reader, teaser "
                      "openings and endings, quote marks, hype words, a 'LABEL:' prefix)"

@@ -119,13 +119,30 @@ class ServiceMetrics:
         self._model_version = version
 
     def render(self) -> bytes:
-        """The exposition text of every process's metrics."""
+        """The exposition text of every process's metrics, in a fixed order (see
+        :class:`SortedCollector`)."""
         if multiprocess_dir() is None:
-            return generate_latest(self.registry)
+            return generate_latest(SortedCollector(self.registry))
         # Documented pattern: a fresh registry per scrape that merges the processes' files.
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-        return generate_latest(registry)
+        return generate_latest(SortedCollector(multiprocess.MultiProcessCollector(None)))
+
+
+class SortedCollector:
+    """Another collector's metric families by name, and each family's label sets in sorted
+    order, a label set's own samples (buckets, count, sum) kept as the library wrote them.
+
+    Left alone, the order follows which label set a process saw first and, in multiprocess
+    mode, which worker's file the directory listing names first, so two scrapes of the same
+    values could read differently."""
+
+    def __init__(self, collector: CollectorRegistry | multiprocess.MultiProcessCollector):
+        self.collector = collector
+
+    def collect(self):  # noqa: ANN201 - prometheus-client's collector protocol
+        for family in sorted(self.collector.collect(), key=lambda family: family.name):
+            family.samples.sort(key=lambda sample: sorted(
+                (name, value) for name, value in sample.labels.items() if name != "le"))
+            yield family
 
 
 def observe_many(histogram: Histogram, values: Sequence[float]) -> None:

@@ -29,6 +29,7 @@ from tests.gunicorn_server import (
     half_sent_request,
     metric_value,
 )
+from tests.test_metrics_labels import in_written_order_is_sorted
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +87,8 @@ def test_metrics_count_the_requests_of_both_workers(server: Server) -> None:
                    route="/v1/score/batch") >= sent
     version = requests.get(server.url("/v1/model"), timeout=10).json()["version"]
     assert metric_value(after, "headline_scorer_model_info", version=version) == 1
+    # Merged from both workers' files, still in one fixed order.
+    assert in_written_order_is_sorted(after)
 
 
 def test_one_json_log_line_per_request(server: Server) -> None:

@@ -107,19 +107,20 @@ class StyleFeatures(NamedFeatures):
         self.n_features_in_ = 1
         return self
 
-    def format_label_end(self, text: str) -> int:
-        """Where a format label that opens ``text`` ends ("UPDATE: ", "WATCH LIVE - "), or 0.
+    def is_format_label(self, words: str) -> bool:
+        """Whether the label ``words`` ("WATCH LIVE") holds a word of ``format_words`` (lower
+        case: the kinds and statuses of newsroom items), split at spaces and hyphens."""
+        return bool(self.format_words_) and not self.format_words_.isdisjoint(
+            _LABEL_WORDS_SPLIT.split(words.lower()))
 
-        A format label holds a word of ``format_words`` (lower case: the kinds and statuses of
-        newsroom items); it names what follows, so its capitals are a house style, not
+    def format_label_end(self, text: str) -> int:
+        """Where a format label (:meth:`is_format_label`) that opens ``text`` ends ("UPDATE: ",
+        "WATCH LIVE - "), or 0. It names what follows, so its capitals are a house style, not
         shouting."""
         if not self.format_words_:
             return 0
         label = _LABEL.match(text)
-        if label is None or self.format_words_.isdisjoint(
-                _LABEL_WORDS_SPLIT.split(label.group(1).lower())):
-            return 0
-        return label.end()
+        return label.end() if label is not None and self.is_format_label(label.group(1)) else 0
 
     def shouted_words(self, text: str) -> list[str]:
         """The capitalised words of ``text`` that are shouting rather than acronyms."""
@@ -294,8 +295,7 @@ class DeviceFeatures(StyleFeatures):
         if label is None:
             return False
         words = label.group(1)
-        if self.format_words_ and not self.format_words_.isdisjoint(
-                _LABEL_WORDS_SPLIT.split(words.lower())):
+        if self.is_format_label(words):
             return False
         # Corpus-learnt "acronyms" include labels clickbait writes only in capitals ("WATCH",
         # "BREAKING"), so a label of five letters or more counts whatever the corpus says.

@@ -252,7 +252,15 @@ class DeviceFeatures(StyleFeatures):
       (a word in ALL CAPS that is shouting by the acronym rule of :class:`StyleFeatures`)
       and has a "!" ("Senate REJECTS budget!"), the two together being how a headline
       raises its voice. Real neutral headlines rarely carry both, where a capitalised word
-      alone is often an acronym the corpus did not know.
+      alone is often an acronym the corpus did not know. With ``format_shouting`` the words
+      of a format label in front are not read as shouting here ("UPDATE: Senate passes
+      budget!" does not shout; "UPDATE: Senate PASSES budget!" does), as in the style column;
+    - with ``format_forward``, an item that opens with a format label ("ANALYSIS: Why the
+      deal matters", "Opinion: How ...") counts no forward reference: the label names the kind
+      of item, so its question or "why" is the item's subject, not a withheld pay-off.
+
+    ``format_shouting`` and ``format_forward`` read labels by ``format_words``, so they do
+    nothing without them.
 
     Casing of ordinary words never changes them except where capitals are the device itself.
     Output shape ``(n_samples, 4)`` (5 with ``shouting_column``) in :data:`DEVICE_FEATURES`
@@ -264,11 +272,14 @@ class DeviceFeatures(StyleFeatures):
     shouting_column: bool = False
     wide_labels: bool = False
     label_words: tuple[str, ...] = ()
+    format_shouting: bool = False
+    format_forward: bool = False
 
     def __init__(self, scale: float = 1.0, max_shouted: int = 3, min_unknown_length: int = 5,
                  tabloid_verbs: tuple[str, ...] = (), figurative_only: bool = False,
                  shouting_column: bool = False, wide_labels: bool = False,
-                 label_words: tuple[str, ...] = (), format_words: tuple[str, ...] = ()):
+                 label_words: tuple[str, ...] = (), format_words: tuple[str, ...] = (),
+                 format_shouting: bool = False, format_forward: bool = False):
         super().__init__(scale=scale, max_shouted=max_shouted,
                          min_unknown_length=min_unknown_length, format_words=format_words)
         self.tabloid_verbs = tabloid_verbs
@@ -276,6 +287,8 @@ class DeviceFeatures(StyleFeatures):
         self.shouting_column = shouting_column
         self.wide_labels = wide_labels
         self.label_words = label_words
+        self.format_shouting = format_shouting
+        self.format_forward = format_forward
 
     @property
     def names(self) -> tuple[str, ...]:  # type: ignore[override]
@@ -319,11 +332,16 @@ class DeviceFeatures(StyleFeatures):
             if self.figurative_only:
                 found = (m for m in found if not literal_verb_use(lower, m.start(), m.end()))
             verbs = float(min(sum(1 for _ in found), 2))
-        forward = float(min(sum(w in _FORWARD_WORDS for w in _PHRASE_WORD.findall(lower)), 3))
+        label_end = (self.format_label_end(text)
+                     if self.format_shouting or self.format_forward else 0)
+        forward = (0.0 if self.format_forward and label_end else
+                   float(min(sum(w in _FORWARD_WORDS for w in _PHRASE_WORD.findall(lower)), 3)))
         values = [self.scale * hype_label, self.scale * run, self.scale * verbs,
                   self.scale * forward]
         if self.shouting_column:
-            values.append(self.scale if "!" in text and self.shouted_words(text) else 0.0)
+            shouting_from = label_end if self.format_shouting else 0
+            values.append(self.scale if "!" in text and self.shouted_words(text[shouting_from:])
+                          else 0.0)
         return values
 
 

@@ -16,6 +16,7 @@ import pytest
 from headline_scorer.artifact import load_model, sha256_of
 from headline_scorer.features import (
     DEVICE_FEATURES,
+    DEVICE_FEATURES_WITH_SHOUTING,
     PHRASING_FEATURES,
     STYLE_FEATURES,
     DeviceFeatures,
@@ -169,6 +170,65 @@ def test_a_format_label_is_no_shouting_when_asked() -> None:
     old = StyleFeatures(scale=1.0).fit(corpus)
     del old.__dict__["format_words"], old.__dict__["format_words_"]
     assert old.features_one("UPDATE: Police respond to reports of shooting")[column] == 1
+
+
+def test_a_format_label_neither_shouts_nor_points_forward_when_asked() -> None:
+    config = ModelConfig(use_devices=True, device_shouting_column=True,
+                         device_format_labels=True)
+    names = DEVICE_FEATURES_WITH_SHOUTING
+    shout, forward = names.index("shouting with '!'"), names.index("forward reference")
+    corpus = ["Police respond to an update on the shooting", "Voters reject the budget",
+              "Senate passes the budget", "NASA launches a probe", "Why the deal matters"]
+    headlines = ["UPDATE: Senate passes budget!", "UPDATE: Senate PASSES budget!",
+                 "ANALYSIS: Why the budget deal matters", "Opinion: How the council got this wrong",
+                 "Why the budget deal matters", "SHOCKING: Why the budget deal matters",
+                 "Senate PASSES budget!", "This is why the Senate passed the budget",
+                 "NASA: Why the probe matters"]
+    values = {}
+    for options in ({}, {"device_format_shouting": True}, {"device_format_forward": True},
+                    {"device_format_shouting": True, "device_format_forward": True}):
+        features = device_features(replace(config, **options)).fit(corpus)
+        values[tuple(sorted(options))] = {h: [v / config.device_scale
+                                             for v in features.features_one(h)]
+                                          for h in headlines}
+    off = values[()]
+    shouting = values[("device_format_shouting",)]
+    skipping = values[("device_format_forward",)]
+    both = values[("device_format_forward", "device_format_shouting")]
+    assert off["UPDATE: Senate passes budget!"][shout] == 1
+    assert shouting["UPDATE: Senate passes budget!"][shout] == 0
+    # Capitals after the label still shout.
+    assert shouting["UPDATE: Senate PASSES budget!"][shout] == 1
+    assert off["ANALYSIS: Why the budget deal matters"][forward] == 1
+    assert skipping["ANALYSIS: Why the budget deal matters"][forward] == 0
+    assert off["Opinion: How the council got this wrong"][forward] == 2
+    assert skipping["Opinion: How the council got this wrong"][forward] == 0
+    # Without a format label in front nothing changes: a hype label, a plain "why", a
+    # teaser frame, or a label that is no format label ("NASA:").
+    for headline in ("Why the budget deal matters", "SHOCKING: Why the budget deal matters",
+                     "Senate PASSES budget!", "This is why the Senate passed the budget",
+                     "NASA: Why the probe matters"):
+        assert off[headline] == shouting[headline] == skipping[headline] == both[headline], \
+            headline
+    assert off["This is why the Senate passed the budget"][forward] == 2
+    # Each option changes only its own column.
+    for headline in headlines:
+        assert [v for i, v in enumerate(shouting[headline]) if i != shout] == \
+            [v for i, v in enumerate(off[headline]) if i != shout]
+        assert [v for i, v in enumerate(skipping[headline]) if i != forward] == \
+            [v for i, v in enumerate(off[headline]) if i != forward]
+        assert both[headline] == [skipping[headline][i] if i == forward else
+                                  shouting[headline][i] for i in range(len(names))]
+    # They read labels by the format words, so they are refused without them.
+    with pytest.raises(ValueError, match="need device_format_labels"):
+        device_features(replace(config, device_format_labels=False, device_format_forward=True))
+    # A model pickled before the options existed reads as it did.
+    old = device_features(config).fit(corpus)
+    for attribute in ("format_shouting", "format_forward"):
+        del old.__dict__[attribute]
+    assert [v / config.device_scale
+            for v in old.features_one("ANALYSIS: Why the budget deal matters")] == \
+        off["ANALYSIS: Why the budget deal matters"]
 
 
 def test_the_device_column_counts_the_lexicon_part_only_when_asked() -> None:

@@ -390,3 +390,9 @@ def test_the_model_card_names_the_device_options_it_was_trained_with() -> None:
     assert "not counted as shouted" not in described
     assert "('UPDATE:') are not counted as shouted)" in _model_description(
         hyper | {"style_format_labels": True})
+    assert "shouting" not in described and "forward reference (" not in described
+    both = _model_description(hyper | {"device_format_labels": True,
+                                       "device_format_shouting": True,
+                                       "device_format_forward": True})
+    assert ("not counted as a hype label, nor its capitals as shouting, and an item such a "
+            "label opens counting no forward reference ('ANALYSIS: Why ...')") in both

@@ -86,6 +86,8 @@ class ModelConfig:
     device_lexicon_verbs: bool = False
     device_format_labels: bool = False
     style_format_labels: bool = False
+    device_format_shouting: bool = False
+    device_format_forward: bool = False
     augment_families: list[str] = field(default_factory=list)
     augment_bases: int = 0
     augment_weight: float = 0.0
@@ -245,7 +247,14 @@ def device_features(config: ModelConfig, behaviour: Behaviour | None = None) -> 
     ("OMG:", "Shocking:"); with ``device_lexicon_verbs`` the tabloid verbs include the
     family's lexicon part (:func:`counted_tabloid_verbs`); with ``device_format_labels`` a
     label naming a kind of item ("UPDATE:", "WATCH LIVE:"; behaviour.toml's format labels) is
-    no hype label."""
+    no hype label; with ``device_format_shouting`` such a label's capitals are not shouting in
+    the "shouting with '!'" column, and with ``device_format_forward`` an item it opens counts
+    no forward reference ("ANALYSIS: Why the deal matters"). Both read labels by the format
+    words, so they need ``device_format_labels``."""
+    if (config.device_format_shouting or config.device_format_forward) \
+            and not config.device_format_labels:
+        raise ValueError("device_format_shouting and device_format_forward read format labels: "
+                         "they need device_format_labels = true")
     behaviour = behaviour or load_behaviour()
     verbs = counted_tabloid_verbs(config, behaviour)
     return DeviceFeatures(scale=config.device_scale,
@@ -255,6 +264,8 @@ def device_features(config: ModelConfig, behaviour: Behaviour | None = None) -> 
                           wide_labels=config.device_wide_labels,
                           format_words=(behaviour.format_words
                                         if config.device_format_labels else ()),
+                          format_shouting=config.device_format_shouting,
+                          format_forward=config.device_format_forward,
                           label_words=(tuple(sorted(hype_words(
                               hype_words_left_out(config, behaviour))))
                               if config.device_label_hype_words else ()))

@@ -216,6 +216,10 @@ def _model_description(hyper: dict) -> str:
                         if hyper.get("device_lexicon_verbs") else "")
                      + (", a label that names a kind of item ('UPDATE:', 'WATCH LIVE:') not "
                         "counted as a hype label" if hyper.get("device_format_labels") else "")
+                     + (", nor its capitals as shouting" if hyper.get("device_format_shouting")
+                        else "")
+                     + (", and an item such a label opens counting no forward reference "
+                        "('ANALYSIS: Why ...')" if hyper.get("device_format_forward") else "")
                      + (", a tabloid verb counted only where it can be a verb of speech aimed "
                         "at someone (not 'Fire destroys homes' or '7 blasts in Baghdad')"
                         if hyper.get("device_figurative_only") else ""))

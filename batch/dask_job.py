@@ -70,6 +70,7 @@ from batch.formats import (
 )
 from batch.scoring import load_batch_model, local_scoring, score_table
 from headline_scorer.artifact import ModelError, load_model
+from headline_scorer.environ import environ_restored
 from headline_scorer.scorer import HeadlineScorer
 
 DEFAULT_PARTITION_ROWS = 50_000
@@ -512,9 +513,11 @@ def dask_client(address: str, workers: int | None = None) -> Iterator[tuple[Any,
 
     if address == "local":
         n = workers or os.cpu_count() or 1
-        # One thread per worker process: scoring is pure Python and holds the GIL.
-        with LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                          dashboard_address=None) as cluster, Client(cluster) as client:
+        # One thread per worker process: scoring is pure Python and holds the GIL. The
+        # cluster's nannies write their workers' settings into this process's environment.
+        with environ_restored(), LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                              dashboard_address=None) as cluster, \
+                Client(cluster) as client:
             yield client, f"a LocalCluster of {n} worker processes"
         return
     with Client(address, timeout="30s") as client:

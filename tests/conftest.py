@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from headline_scorer.artifact import ModelArtifact, load_model
+from headline_scorer.environ import restore_environ
 from headline_scorer.scorer import HeadlineScorer
 from tests.fixture_headlines import make_headlines, write_fixture_config, write_fixture_datasets
 from tests.gunicorn_server import Server, server_pool
@@ -26,21 +27,13 @@ from training.train import main as train_main
 _SESSION_ENVIRON = dict(os.environ)
 
 
-def restore_environ(snapshot: dict[str, str]) -> None:
-    """Make os.environ ``snapshot`` again, only where it differs (pytest's own
-    PYTEST_CURRENT_TEST, which it sets and removes around each phase, is left to it)."""
-    for key in set(os.environ) - set(snapshot) - {"PYTEST_CURRENT_TEST"}:
-        del os.environ[key]
-    for key, value in snapshot.items():
-        if key != "PYTEST_CURRENT_TEST" and os.environ.get(key) != value:
-            os.environ[key] = value
-
-
 @pytest.fixture(autouse=True)
 def _environment_of_the_session() -> Iterator[None]:
-    """After each test, os.environ is the session's again (monkeypatch's own undo runs first)."""
+    """After each test, os.environ is the session's again (monkeypatch's own undo runs first;
+    pytest's own PYTEST_CURRENT_TEST, which it sets and removes around each phase, is left to
+    it)."""
     yield
-    restore_environ(_SESSION_ENVIRON)
+    restore_environ(_SESSION_ENVIRON, leave={"PYTEST_CURRENT_TEST"})
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,7 @@ from batch import dask_job
 from batch.cli import main as cli_main
 from batch.dask_job import JobError, JobOptions, plan_file, plan_job, run_plan
 from batch.formats import inspect_input, read_records
-from tests.conftest import restore_environ
+from headline_scorer.environ import restore_environ
 
 AWKWARD = ["  You\tWon't   Believe\u00a0What\u200b Happened  ", "ＦＵＬＬＷＩＤＴＨ letters",
            "Line\nbreaks\r\ninside", 'She said "no", twice', ""]
@@ -358,8 +358,8 @@ def test_partitions_of_line_files_cover_every_record_once(tmp_path: Path, kind: 
 def test_the_settings_a_dask_nanny_leaves_in_the_process_that_starts_it_are_undone() -> None:
     """A nanny writes its workers' settings (dask's distributed.nanny.pre-spawn-environ,
     PYTHONHASHSEED) into the os.environ of the process that starts it (dask/distributed#6681),
-    as this module's LocalCluster does in the test process; conftest's restore_environ, run
-    after every test, puts the session's environment back, so no later test's subprocess
+    as this module's LocalCluster does in the test process; restore_environ, which conftest
+    runs after every test, puts the session's environment back, so no later test's subprocess
     inherits them."""
     snapshot = dict(os.environ)
     nanny = dask.config.get("distributed.nanny.pre-spawn-environ")
@@ -368,3 +368,19 @@ def test_the_settings_a_dask_nanny_leaves_in_the_process_that_starts_it_are_undo
     del os.environ[next(key for key in snapshot if key != "PYTEST_CURRENT_TEST")]
     restore_environ(snapshot)
     assert dict(os.environ) == snapshot
+
+
+def test_a_local_cluster_of_the_job_leaves_the_environment_as_it_found_it() -> None:
+    """``headline-score --dask local`` starts its cluster in the CLI's own process: once the
+    job is done, no nanny setting is left there for a later subprocess to inherit."""
+    nanny = dask.config.get("distributed.nanny.pre-spawn-environ")
+    os.environ.pop("PYTHONHASHSEED", None)
+    for key in nanny:
+        os.environ.pop(key, None)
+    before = dict(os.environ)
+    with dask_job.dask_client("local", workers=1) as (client, described):
+        assert "LocalCluster of 1 worker" in described
+        assert client.submit(sum, [1, 2]).result() == 3
+        # What this test guards against: the nanny did write into this process.
+        assert os.environ.get("OPENBLAS_NUM_THREADS") == "1"
+    assert dict(os.environ) == before

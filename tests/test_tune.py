@@ -208,3 +208,26 @@ def test_tuning_fits_the_suite_twin_of_a_model_taught_the_held_out_halves(
                       "--jobs", "1"])
     assert code == 0
     assert taught == [False, False]  # both folds fitted without the held-out devices
+
+
+def test_a_local_cluster_of_tuning_leaves_the_environment_as_it_found_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """With HEADLINE_DASK_SCHEDULER=local the cluster starts in the tuning process: once it
+    closes, no nanny setting is left there for a later subprocess to inherit."""
+    import os
+
+    import dask
+    from joblib import Parallel, delayed
+
+    from training.tune import joblib_backend
+
+    monkeypatch.setenv("HEADLINE_DASK_SCHEDULER", "local")
+    for key in [*dask.config.get("distributed.nanny.pre-spawn-environ"), "PYTHONHASHSEED"]:
+        monkeypatch.delenv(key, raising=False)
+    before = dict(os.environ)
+    with joblib_backend() as described:
+        assert described.startswith("Dask LocalCluster")
+        assert Parallel()(delayed(abs)(x) for x in (-1, -2)) == [1, 2]
+        # What this test guards against: the nanny did write into this process.
+        assert os.environ.get("OPENBLAS_NUM_THREADS") == "1"
+    assert dict(os.environ) == before

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 from joblib import Parallel, delayed, parallel_config
 
+from headline_scorer.environ import environ_restored
 from headline_scorer.paths import REPORTS_DIR
 from training.behaviour import Bases, Behaviour, load_behaviour, neutral_bases, run_suite
 from training.datasets import MANIFEST_PATH, RAW_DIR, load_manifest
@@ -256,7 +257,9 @@ def joblib_backend() -> Iterator[str]:
 
     if address == "local":
         # No dashboard: its fixed port would clash with another cluster on a shared machine.
-        with (LocalCluster(processes=True, threads_per_worker=1, dashboard_address=None) as cluster,
+        # The cluster's nannies write their workers' settings into this process's environment.
+        with (environ_restored(),
+              LocalCluster(processes=True, threads_per_worker=1, dashboard_address=None) as cluster,
               Client(cluster) as client, parallel_config(backend="dask")):
             yield f"Dask LocalCluster {client.scheduler.address}"
         return

@@ -370,6 +370,9 @@ def test_the_settings_a_dask_nanny_leaves_in_the_process_that_starts_it_are_undo
     assert dict(os.environ) == snapshot
 
 
+# The module's own cluster already holds the scheduler's HTTP port (8787, which
+# dashboard_address=None leaves on), so this one's scheduler takes another and says so.
+@pytest.mark.filterwarnings("ignore:Port 8787 is already in use")
 def test_a_local_cluster_of_the_job_leaves_the_environment_as_it_found_it() -> None:
     """``headline-score --dask local`` starts its cluster in the CLI's own process: once the
     job is done, no nanny setting is left there for a later subprocess to inherit."""

@@ -210,6 +210,9 @@ def test_tuning_fits_the_suite_twin_of_a_model_taught_the_held_out_halves(
     assert taught == [False, False]  # both folds fitted without the held-out devices
 
 
+# The module's own cluster already holds the scheduler's HTTP port (8787, which
+# dashboard_address=None leaves on), so this one's scheduler takes another and says so.
+@pytest.mark.filterwarnings("ignore:Port 8787 is already in use")
 def test_a_local_cluster_of_tuning_leaves_the_environment_as_it_found_it(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """With HEADLINE_DASK_SCHEDULER=local the cluster starts in the tuning process: once it

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -34,6 +36,24 @@ def _environment_of_the_session() -> Iterator[None]:
     it)."""
     yield
     restore_environ(_SESSION_ENVIRON, leave={"PYTEST_CURRENT_TEST"})
+
+
+# Dask's fixed HTTP port, where a scheduler started with dashboard_address=None alone listens.
+DASK_HTTP_PORT = 8787
+
+
+@pytest.fixture
+def dask_port_taken() -> Iterator[int]:
+    """Dask's port 8787 held on loopback for the test (unless another program already holds
+    it, which makes the same point), as by another cluster on a shared machine: a local
+    cluster of the product must not need it. Pair with
+    ``@pytest.mark.filterwarnings("error:Port")`` so that Dask's "Port 8787 is already in use"
+    fails the test."""
+    with socket.socket() as sock:
+        with contextlib.suppress(OSError):
+            sock.bind(("127.0.0.1", DASK_HTTP_PORT))
+            sock.listen()
+        yield DASK_HTTP_PORT
 
 
 @pytest.fixture(scope="session")

@@ -32,8 +32,9 @@ AWKWARD = ["  You\tWon't   Believe\u00a0What\u200b Happened  ", "ＦＵＬＬＷ
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[Client]:
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) \
-            as cluster, Client(cluster) as dask_client:
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                      scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}) as cluster, \
+            Client(cluster) as dask_client:
         yield dask_client
 
 
@@ -370,12 +371,13 @@ def test_the_settings_a_dask_nanny_leaves_in_the_process_that_starts_it_are_undo
     assert dict(os.environ) == snapshot
 
 
-# The module's own cluster already holds the scheduler's HTTP port (8787, which
-# dashboard_address=None leaves on), so this one's scheduler takes another and says so.
-@pytest.mark.filterwarnings("ignore:Port 8787 is already in use")
-def test_a_local_cluster_of_the_job_leaves_the_environment_as_it_found_it() -> None:
+@pytest.mark.filterwarnings("error:Port")
+def test_a_local_cluster_of_the_job_leaves_the_environment_as_it_found_it(
+        dask_port_taken: int) -> None:
     """``headline-score --dask local`` starts its cluster in the CLI's own process: once the
-    job is done, no nanny setting is left there for a later subprocess to inherit."""
+    job is done, no nanny setting is left there for a later subprocess to inherit. Its
+    scheduler serves HTTP on a free loopback port, not on Dask's fixed one, which another
+    cluster holds here."""
     nanny = dask.config.get("distributed.nanny.pre-spawn-environ")
     os.environ.pop("PYTHONHASHSEED", None)
     for key in nanny:
@@ -384,6 +386,9 @@ def test_a_local_cluster_of_the_job_leaves_the_environment_as_it_found_it() -> N
     with dask_job.dask_client("local", workers=1) as (client, described):
         assert "LocalCluster of 1 worker" in described
         assert client.submit(sum, [1, 2]).result() == 3
+        http_port = client.scheduler_info()["services"]["dashboard"]
+        assert http_port != dask_port_taken
+        assert client.scheduler_info()["address"].startswith("tcp://127.0.0.1:")
         # What this test guards against: the nanny did write into this process.
         assert os.environ.get("OPENBLAS_NUM_THREADS") == "1"
     assert dict(os.environ) == before

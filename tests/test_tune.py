@@ -16,8 +16,8 @@ from training.tune import main as tune_main
 
 @pytest.fixture(scope="module")
 def scheduler() -> Iterator[str]:
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster:
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                      scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}) as cluster:
         yield cluster.scheduler_address
 
 
@@ -210,16 +210,17 @@ def test_tuning_fits_the_suite_twin_of_a_model_taught_the_held_out_halves(
     assert taught == [False, False]  # both folds fitted without the held-out devices
 
 
-# The module's own cluster already holds the scheduler's HTTP port (8787, which
-# dashboard_address=None leaves on), so this one's scheduler takes another and says so.
-@pytest.mark.filterwarnings("ignore:Port 8787 is already in use")
+@pytest.mark.filterwarnings("error:Port")
 def test_a_local_cluster_of_tuning_leaves_the_environment_as_it_found_it(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, dask_port_taken: int) -> None:
     """With HEADLINE_DASK_SCHEDULER=local the cluster starts in the tuning process: once it
-    closes, no nanny setting is left there for a later subprocess to inherit."""
+    closes, no nanny setting is left there for a later subprocess to inherit. Its scheduler
+    serves HTTP on a free loopback port, not on Dask's fixed one, which another cluster holds
+    here."""
     import os
 
     import dask
+    from distributed import get_client
     from joblib import Parallel, delayed
 
     from training.tune import joblib_backend
@@ -231,6 +232,7 @@ def test_a_local_cluster_of_tuning_leaves_the_environment_as_it_found_it(
     with joblib_backend() as described:
         assert described.startswith("Dask LocalCluster")
         assert Parallel()(delayed(abs)(x) for x in (-1, -2)) == [1, 2]
+        assert get_client().scheduler_info()["services"]["dashboard"] != dask_port_taken
         # What this test guards against: the nanny did write into this process.
         assert os.environ.get("OPENBLAS_NUM_THREADS") == "1"
     assert dict(os.environ) == before

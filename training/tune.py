@@ -256,10 +256,13 @@ def joblib_backend() -> Iterator[str]:
     from distributed import Client, LocalCluster
 
     if address == "local":
-        # No dashboard: its fixed port would clash with another cluster on a shared machine.
-        # The cluster's nannies write their workers' settings into this process's environment.
+        # No dashboard, and the scheduler's HTTP routes (health, metrics), which
+        # dashboard_address=None alone leaves on Dask's fixed port 8787, on a free loopback
+        # port: two clusters on one machine neither clash nor warn. The cluster's nannies
+        # write their workers' settings into this process's environment.
         with (environ_restored(),
-              LocalCluster(processes=True, threads_per_worker=1, dashboard_address=None) as cluster,
+              LocalCluster(processes=True, threads_per_worker=1, dashboard_address=None,
+                           scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}) as cluster,
               Client(cluster) as client, parallel_config(backend="dask")):
             yield f"Dask LocalCluster {client.scheduler.address}"
         return

@@ -107,11 +107,22 @@ class StyleFeatures(NamedFeatures):
         self.n_features_in_ = 1
         return self
 
+    def label_format_words(self, words: str) -> frozenset[str]:
+        """The entries of ``format_words`` (lower case: the kinds and statuses of newsroom
+        items) that the label ``words`` ("WATCH LIVE") holds, its words split at spaces and
+        hyphens. An entry of several words ("fact check") is held where its words stand
+        together in that order ("FACT CHECK", "Fact-check")."""
+        if not self.format_words_:
+            return frozenset()
+        split = _LABEL_WORDS_SPLIT.split(words.lower())
+        runs = {" ".join(split[i:j]) for i in range(len(split))
+                for j in range(i + 1, len(split) + 1)}
+        return self.format_words_.intersection(runs)
+
     def is_format_label(self, words: str) -> bool:
-        """Whether the label ``words`` ("WATCH LIVE") holds a word of ``format_words`` (lower
-        case: the kinds and statuses of newsroom items), split at spaces and hyphens."""
-        return bool(self.format_words_) and not self.format_words_.isdisjoint(
-            _LABEL_WORDS_SPLIT.split(words.lower()))
+        """Whether the label ``words`` holds an entry of ``format_words``
+        (:meth:`label_format_words`)."""
+        return bool(self.label_format_words(words))
 
     def format_label_end(self, text: str) -> int:
         """Where a format label (:meth:`is_format_label`) that opens ``text`` ends ("UPDATE: ",
@@ -257,10 +268,13 @@ class DeviceFeatures(StyleFeatures):
       budget!" does not shout; "UPDATE: Senate PASSES budget!" does), as in the style column;
     - with ``format_forward``, an item that opens with a format label ("ANALYSIS: Why the
       deal matters", "Opinion: How ...") counts no forward reference: the label names the kind
-      of item, so its question or "why" is the item's subject, not a withheld pay-off.
+      of item, so its question or "why" is the item's subject, not a withheld pay-off. With
+      ``media_words`` as well, a label whose format words are all among them names only the
+      medium ("VIDEO:", "PHOTOS:", "PODCAST:"), not the kind of text, and the item keeps its
+      forward reference ("VIDEO: You won't believe what happens next").
 
-    ``format_shouting`` and ``format_forward`` read labels by ``format_words``, so they do
-    nothing without them.
+    ``format_shouting``, ``format_forward`` and ``media_words`` read labels by
+    ``format_words``, so they do nothing without them.
 
     Casing of ordinary words never changes them except where capitals are the device itself.
     Output shape ``(n_samples, 4)`` (5 with ``shouting_column``) in :data:`DEVICE_FEATURES`
@@ -274,12 +288,15 @@ class DeviceFeatures(StyleFeatures):
     label_words: tuple[str, ...] = ()
     format_shouting: bool = False
     format_forward: bool = False
+    media_words: tuple[str, ...] = ()
+    media_words_: frozenset[str] = frozenset()
 
     def __init__(self, scale: float = 1.0, max_shouted: int = 3, min_unknown_length: int = 5,
                  tabloid_verbs: tuple[str, ...] = (), figurative_only: bool = False,
                  shouting_column: bool = False, wide_labels: bool = False,
                  label_words: tuple[str, ...] = (), format_words: tuple[str, ...] = (),
-                 format_shouting: bool = False, format_forward: bool = False):
+                 format_shouting: bool = False, format_forward: bool = False,
+                 media_words: tuple[str, ...] = ()):
         super().__init__(scale=scale, max_shouted=max_shouted,
                          min_unknown_length=min_unknown_length, format_words=format_words)
         self.tabloid_verbs = tabloid_verbs
@@ -289,6 +306,7 @@ class DeviceFeatures(StyleFeatures):
         self.label_words = label_words
         self.format_shouting = format_shouting
         self.format_forward = format_forward
+        self.media_words = media_words
 
     @property
     def names(self) -> tuple[str, ...]:  # type: ignore[override]
@@ -300,7 +318,20 @@ class DeviceFeatures(StyleFeatures):
         self.tabloid_pattern_ = (re.compile(r"(?<![\w'’])(?:" + "|".join(map(re.escape, phrases))
                                             + r")(?![\w'’])") if phrases else None)
         self.label_words_ = frozenset(w.lower() for w in self.label_words)
+        self.media_words_ = frozenset(w.lower() for w in self.media_words)
         return self
+
+    def cancels_forward(self, text: str, label_end: int) -> bool:
+        """Whether the format label ``text[:label_end]`` (``label_end`` 0: none) takes the
+        item's forward reference away (``format_forward``): any format label, or with
+        ``media_words`` one that names more than the medium."""
+        if not (self.format_forward and label_end):
+            return False
+        if not self.media_words_:
+            return True
+        label = _LABEL.match(text)
+        return label is not None and not (self.label_format_words(label.group(1))
+                                          <= self.media_words_)
 
     def hype_label(self, text: str) -> bool:
         """Whether ``text`` opens with a hype label (the "hype label prefix" column)."""
@@ -334,7 +365,7 @@ class DeviceFeatures(StyleFeatures):
             verbs = float(min(sum(1 for _ in found), 2))
         label_end = (self.format_label_end(text)
                      if self.format_shouting or self.format_forward else 0)
-        forward = (0.0 if self.format_forward and label_end else
+        forward = (0.0 if self.cancels_forward(text, label_end) else
                    float(min(sum(w in _FORWARD_WORDS for w in _PHRASE_WORD.findall(lower)), 3)))
         values = [self.scale * hype_label, self.scale * run, self.scale * verbs,
                   self.scale * forward]

@@ -116,7 +116,9 @@ def test_a_format_label_is_no_hype_label_when_asked(tmp_path: Path) -> None:
     format_labelled = ["UPDATE: Police respond to reports of shooting",
                        "WATCH LIVE: President holds a rally in Florida",
                        "FOX NEWS POLL: First 100 days get mixed reviews",
-                       "CORRECTION - Earlier report misnamed the minister"]
+                       "CORRECTION - Earlier report misnamed the minister",
+                       # A format entry of two words ("fact check").
+                       "FACT CHECK: Senator's claims about the budget"]
     # No label of the suite's prefix family reads otherwise with format labels.
     suite_labelled = [template.replace("{h}", "Council passes budget")
                       for half in ("train", "held_out")
@@ -128,11 +130,26 @@ def test_a_format_label_is_no_hype_label_when_asked(tmp_path: Path) -> None:
             assert features.features_one(headline)[column] == (c.device_scale if counted else 0.0)
         values[counted] = [features.features_one(h)[column] for h in suite_labelled]
     assert values[True] == values[False] and sum(values[True]) >= len(suite_labelled) // 2
+    # A phrase's words count only together: "CHECK:" is a hype label, "FACT" no format label.
+    assert features.label_format_words("FACT CHECK") == {"fact check"}
+    assert features.label_format_words("Fact-check") == {"fact check"}
+    assert not features.is_format_label("FACT") and not features.is_format_label("CHECK THIS OUT")
+    assert not features.is_format_label("CHECK FACT")
+    assert features.features_one("CHECK: Council passes budget")[column] == config.device_scale
     text = BEHAVIOUR_PATH.read_text(encoding="utf-8")
     path = tmp_path / "behaviour.toml"
     path.write_text(text.replace('words = ["update",', 'words = ["watch", "update",'),
                     encoding="utf-8")
     with pytest.raises(ValueError, match=r"format_labels words \['watch'\] are in a label"):
+        load_behaviour(path)
+    # A phrase is refused on any of its words.
+    path.write_text(text.replace('words = ["update",', 'words = ["watch now", "update",'),
+                    encoding="utf-8")
+    with pytest.raises(ValueError, match=r"format_labels words \['watch'\] are in a label"):
+        load_behaviour(path)
+    path.write_text(text.replace('media = ["video",', 'media = ["vlog", "video",'),
+                    encoding="utf-8")
+    with pytest.raises(ValueError, match=r"format_labels media \['vlog'\] are not among"):
         load_behaviour(path)
 
 
@@ -229,6 +246,46 @@ def test_a_format_label_neither_shouts_nor_points_forward_when_asked() -> None:
     assert [v / config.device_scale
             for v in old.features_one("ANALYSIS: Why the budget deal matters")] == \
         off["ANALYSIS: Why the budget deal matters"]
+
+
+def test_a_label_naming_only_the_medium_keeps_the_forward_reference_when_asked() -> None:
+    behaviour = load_behaviour()
+    assert {"video", "photos", "podcast"} <= set(behaviour.media_words)
+    assert not {"analysis", "opinion", "update", "live"} & set(behaviour.media_words)
+    config = ModelConfig(use_devices=True, device_format_labels=True,
+                         device_format_forward=True)
+    forward = DEVICE_FEATURES.index("forward reference")
+    corpus = ["Police respond to an update on the shooting", "Why the deal matters"]
+    headlines = {
+        # label: (forward words with the format rule alone, with media labels kept)
+        "VIDEO: You won't believe what happens next": (0, 2),
+        "PHOTOS: This is what the storm left behind": (0, 2),
+        "Podcast - Why the budget deal matters": (0, 1),
+        "ANALYSIS: Why the budget deal matters": (0, 0),
+        "LIVE VIDEO: What we know about the fire": (0, 0),  # "live" names more than a medium
+        "EXPLAINER: What the new tax rules mean": (0, 0),
+        "Why the budget deal matters": (1, 1),
+        "SHOCKING: This is why the budget failed": (2, 2),
+    }
+    counted = {}
+    for media in (False, True):
+        features = device_features(replace(config, device_media_forward=media)).fit(corpus)
+        counted[media] = {h: features.features_one(h)[forward] / config.device_scale
+                          for h in headlines}
+    assert {h: (counted[False][h], counted[True][h]) for h in headlines} == headlines
+    # Every other column reads as without the option.
+    plain = device_features(config).fit(corpus)
+    narrowed = device_features(replace(config, device_media_forward=True)).fit(corpus)
+    for headline in headlines:
+        assert [v for i, v in enumerate(plain.features_one(headline)) if i != forward] == \
+            [v for i, v in enumerate(narrowed.features_one(headline)) if i != forward]
+    # It narrows device_format_forward, so it is refused without it.
+    with pytest.raises(ValueError, match="needs device_format_forward"):
+        device_features(replace(config, device_format_forward=False, device_media_forward=True))
+    # A model pickled before the option existed reads as it did: every format label counts.
+    old = narrowed
+    del old.__dict__["media_words"], old.__dict__["media_words_"]
+    assert old.features_one("VIDEO: You won't believe what happens next")[forward] == 0
 
 
 def test_the_device_column_counts_the_lexicon_part_only_when_asked() -> None:

@@ -396,3 +396,8 @@ def test_the_model_card_names_the_device_options_it_was_trained_with() -> None:
                                        "device_format_forward": True})
     assert ("not counted as a hype label, nor its capitals as shouting, and an item such a "
             "label opens counting no forward reference ('ANALYSIS: Why ...')") in both
+    assert "medium" not in both
+    assert ("counting no forward reference ('ANALYSIS: Why ...') unless the label names only "
+            "the medium ('VIDEO: You won't believe ...')") in _model_description(
+        hyper | {"device_format_labels": True, "device_format_forward": True,
+                 "device_media_forward": True})

@@ -92,8 +92,11 @@ class Behaviour:
     false_positive_max: dict[str, float]
     topic_limits: dict[str, float]
     cut_before: tuple[str, ...] = ()
-    # Words of a label that names a kind of item, not a feeling ("UPDATE:"), lower case.
+    # Words of a label that names a kind of item, not a feeling ("UPDATE:"), lower case; an
+    # entry may be a phrase ("fact check").
     format_words: tuple[str, ...] = ()
+    # Those of them that name only the medium ("video", "photos"), not the kind of text.
+    media_words: tuple[str, ...] = ()
 
     def half(self, family: str, half: str) -> tuple:
         return self.families[family].items(half)
@@ -140,15 +143,22 @@ def load_behaviour(path: Path = BEHAVIOUR_PATH) -> Behaviour:
                                       float(entry["target"]), train, held_out,
                                       tuple(entry.get("reporting", ())), lexicon)
     topics = {half: tuple((a, b) for a, b in document["topics"][half]) for half in HALVES}
-    format_words = tuple(w.lower() for w in document.get("format_labels", {}).get("words", ()))
+    format_labels = document.get("format_labels", {})
+    format_words = tuple(w.lower() for w in format_labels.get("words", ()))
+    media_words = tuple(w.lower() for w in format_labels.get("media", ()))
     prefix_words = (_entry_words(families["prefix"].items(BOTH_HALVES))
                     if "prefix" in families else set())
-    if shared := sorted(prefix_words.intersection(format_words)):
+    # A phrase ("fact check") is refused on any of its words, which is stricter than needed.
+    if shared := sorted(prefix_words.intersection(word for entry in format_words
+                                                  for word in entry.split(" "))):
         raise ValueError(f"{path}: format_labels words {shared} are in a label of the prefix "
                          "family")
+    if unknown := sorted(set(media_words) - set(format_words)):
+        raise ValueError(f"{path}: format_labels media {unknown} are not among its words")
     return Behaviour(families, topics, document["bases"], document["false_positive_max"],
                      document["topic"],
-                     tuple(document.get("shortening", {}).get("cut_before", ())), format_words)
+                     tuple(document.get("shortening", {}).get("cut_before", ())), format_words,
+                     media_words)
 
 
 def _overlapping_forms(a: tuple, b: tuple) -> set[str]:

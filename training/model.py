@@ -88,6 +88,7 @@ class ModelConfig:
     style_format_labels: bool = False
     device_format_shouting: bool = False
     device_format_forward: bool = False
+    device_media_forward: bool = False
     augment_families: list[str] = field(default_factory=list)
     augment_bases: int = 0
     augment_weight: float = 0.0
@@ -250,11 +251,16 @@ def device_features(config: ModelConfig, behaviour: Behaviour | None = None) -> 
     no hype label; with ``device_format_shouting`` such a label's capitals are not shouting in
     the "shouting with '!'" column, and with ``device_format_forward`` an item it opens counts
     no forward reference ("ANALYSIS: Why the deal matters"). Both read labels by the format
-    words, so they need ``device_format_labels``."""
+    words, so they need ``device_format_labels``. With ``device_media_forward`` as well, a
+    label naming only the medium (behaviour.toml's format-label media: "VIDEO:", "PHOTOS:")
+    leaves the item its forward reference ("VIDEO: You won't believe what happens next")."""
     if (config.device_format_shouting or config.device_format_forward) \
             and not config.device_format_labels:
         raise ValueError("device_format_shouting and device_format_forward read format labels: "
                          "they need device_format_labels = true")
+    if config.device_media_forward and not config.device_format_forward:
+        raise ValueError("device_media_forward narrows device_format_forward: it needs "
+                         "device_format_forward = true")
     behaviour = behaviour or load_behaviour()
     verbs = counted_tabloid_verbs(config, behaviour)
     return DeviceFeatures(scale=config.device_scale,
@@ -266,6 +272,8 @@ def device_features(config: ModelConfig, behaviour: Behaviour | None = None) -> 
                                         if config.device_format_labels else ()),
                           format_shouting=config.device_format_shouting,
                           format_forward=config.device_format_forward,
+                          media_words=(behaviour.media_words
+                                       if config.device_media_forward else ()),
                           label_words=(tuple(sorted(hype_words(
                               hype_words_left_out(config, behaviour))))
                               if config.device_label_hype_words else ()))

@@ -227,8 +227,8 @@ DEVICE_FEATURES: tuple[str, ...] = ("hype label prefix", "exclamation run", "tab
 DEVICE_FEATURES_WITH_SHOUTING: tuple[str, ...] = (*DEVICE_FEATURES, "shouting with '!'")
 # Words that point the reader forward to something the headline withholds (demonstratives,
 # interrogatives, "next", "reason"): the grammar of a teaser frame, whatever its wording.
-_FORWARD_WORDS = frozenset({"this", "these", "here", "here's", "heres", "why", "what", "how",
-                            "next", "reason", "reasons"})
+_DEMONSTRATIVES = frozenset({"this", "these", "here", "here's", "heres"})
+_FORWARD_WORDS = _DEMONSTRATIVES | {"why", "what", "how", "next", "reason", "reasons"}
 # A label of one to three words ending in ":" or a dash at the start ("MUST SEE: ", "ALERT - ").
 _LABEL = re.compile(r"^\s*([^\W\d_]+(?:['’][^\W\d_]+)?(?: [^\W\d_]+){0,2})\s*(?::|\s[–—-])\s")
 # The same with ``wide_labels``: symbols may stand before it ("🚨 BREAKING: ", "» WOW: ") and
@@ -270,8 +270,10 @@ class DeviceFeatures(StyleFeatures):
       deal matters", "Opinion: How ...") counts no forward reference: the label names the kind
       of item, so its question or "why" is the item's subject, not a withheld pay-off. With
       ``media_words`` as well, a label whose format words are all among them names only the
-      medium ("VIDEO:", "PHOTOS:", "PODCAST:"), not the kind of text, and the item keeps its
-      forward reference ("VIDEO: You won't believe what happens next").
+      medium ("VIDEO:", "PHOTOS:", "PODCAST:"), not the kind of text: the item keeps its
+      forward words ("VIDEO: You won't believe what happens next" counts "what" and "next")
+      but its demonstratives, which point at the medium shown ("Caught on video: This plane's
+      landing gear collapsed"), do not count.
 
     ``format_shouting``, ``format_forward`` and ``media_words`` read labels by
     ``format_words``, so they do nothing without them.
@@ -321,17 +323,18 @@ class DeviceFeatures(StyleFeatures):
         self.media_words_ = frozenset(w.lower() for w in self.media_words)
         return self
 
-    def cancels_forward(self, text: str, label_end: int) -> bool:
-        """Whether the format label ``text[:label_end]`` (``label_end`` 0: none) takes the
-        item's forward reference away (``format_forward``): any format label, or with
-        ``media_words`` one that names more than the medium."""
-        if not (self.format_forward and label_end):
-            return False
-        if not self.media_words_:
-            return True
-        label = _LABEL.match(text)
-        return label is not None and not (self.label_format_words(label.group(1))
-                                          <= self.media_words_)
+    def forward_references(self, text: str, lower: str, label_end: int) -> float:
+        """The "forward reference" count of ``text`` (``lower``: the same, lower case), whose
+        format label ends at ``label_end`` (0: none), at most 3."""
+        skip: frozenset[str] = frozenset()
+        if self.format_forward and label_end:
+            label = _LABEL.match(text)
+            if not (self.media_words_ and label is not None
+                    and self.label_format_words(label.group(1)) <= self.media_words_):
+                return 0.0
+            skip = _DEMONSTRATIVES
+        return float(min(sum(w in _FORWARD_WORDS and w not in skip
+                             for w in _PHRASE_WORD.findall(lower)), 3))
 
     def hype_label(self, text: str) -> bool:
         """Whether ``text`` opens with a hype label (the "hype label prefix" column)."""
@@ -365,8 +368,7 @@ class DeviceFeatures(StyleFeatures):
             verbs = float(min(sum(1 for _ in found), 2))
         label_end = (self.format_label_end(text)
                      if self.format_shouting or self.format_forward else 0)
-        forward = (0.0 if self.cancels_forward(text, label_end) else
-                   float(min(sum(w in _FORWARD_WORDS for w in _PHRASE_WORD.findall(lower)), 3)))
+        forward = self.forward_references(text, lower, label_end)
         values = [self.scale * hype_label, self.scale * run, self.scale * verbs,
                   self.scale * forward]
         if self.shouting_column:

@@ -259,7 +259,10 @@ def test_a_label_naming_only_the_medium_keeps_the_forward_reference_when_asked()
     headlines = {
         # label: (forward words with the format rule alone, with media labels kept)
         "VIDEO: You won't believe what happens next": (0, 2),
-        "PHOTOS: This is what the storm left behind": (0, 2),
+        "PHOTOS: This is what the storm left behind": (0, 1),
+        # Demonstratives after a media label point at the medium shown.
+        "Caught on video: This plane's landing gear collapsed": (0, 0),
+        "VIDEO: Here's why the bridge fell": (0, 1),
         "Podcast - Why the budget deal matters": (0, 1),
         "ANALYSIS: Why the budget deal matters": (0, 0),
         "LIVE VIDEO: What we know about the fire": (0, 0),  # "live" names more than a medium

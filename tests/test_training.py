@@ -398,6 +398,7 @@ def test_the_model_card_names_the_device_options_it_was_trained_with() -> None:
             "label opens counting no forward reference ('ANALYSIS: Why ...')") in both
     assert "medium" not in both
     assert ("counting no forward reference ('ANALYSIS: Why ...') unless the label names only "
-            "the medium ('VIDEO: You won't believe ...')") in _model_description(
+            "the medium ('VIDEO: You won't believe ...'; its demonstratives still do not "
+            "count)") in _model_description(
         hyper | {"device_format_labels": True, "device_format_forward": True,
                  "device_media_forward": True})

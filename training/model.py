@@ -253,7 +253,8 @@ def device_features(config: ModelConfig, behaviour: Behaviour | None = None) -> 
     no forward reference ("ANALYSIS: Why the deal matters"). Both read labels by the format
     words, so they need ``device_format_labels``. With ``device_media_forward`` as well, a
     label naming only the medium (behaviour.toml's format-label media: "VIDEO:", "PHOTOS:")
-    leaves the item its forward reference ("VIDEO: You won't believe what happens next")."""
+    leaves the item its forward words ("VIDEO: You won't believe what happens next") but not
+    its demonstratives, which point at the medium ("Caught on video: This plane ...")."""
     if (config.device_format_shouting or config.device_format_forward) \
             and not config.device_format_labels:
         raise ValueError("device_format_shouting and device_format_forward read format labels: "

@@ -221,7 +221,8 @@ def _model_description(hyper: dict) -> str:
                      + (", and an item such a label opens counting no forward reference "
                         "('ANALYSIS: Why ...')" if hyper.get("device_format_forward") else "")
                      + (" unless the label names only the medium ('VIDEO: You won't believe "
-                        "...')" if hyper.get("device_media_forward") else "")
+                        "...'; its demonstratives still do not count)"
+                        if hyper.get("device_media_forward") else "")
                      + (", a tabloid verb counted only where it can be a verb of speech aimed "
                         "at someone (not 'Fire destroys homes' or '7 blasts in Baghdad')"
                         if hyper.get("device_figurative_only") else ""))

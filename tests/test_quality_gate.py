@@ -68,13 +68,14 @@ NOT_YET_REACHED = {
         "counted as shouted words, 0.585 before format labels were read as "
         "no hype label, 0.590 with the teaser pairs at weight 0.15, 0.609 before the "
         "converged re-tune, 0.607 with the fit stopped at tolerance 1e-3); the device "
-        "teaching lowers Webis ranking, and the F1 rule would choose 0.346 for this model",
+        "teaching lowers Webis ranking, and the F1 rule would choose 0.345 for this model",
     ("webis-clickbait-17", "mse_truth_mean"):
         "measured 0.042 calibrated to truthMean (0.040 before the converged re-tune, 0.044 "
         "before issue 13); the Clickbait Challenge's best systems reached 0.033 on the full "
         "corpus, a learning curve says more posts help",
     ("horne2017", "roc_auc"):
-        "measured 0.667 (0.680 before the converged re-tune); fitted alone it reaches "
+        "measured 0.666 (0.667 before 'FACT CHECK:' was read as a format label, 0.680 "
+        "before the converged re-tune); fitted alone it reaches "
         "0.73-0.77, but in the joint model raising its weight costs Webis ranking and "
         "chakraborty2016 F1 (make limits): its cues conflict with Webis'",
 }
@@ -90,8 +91,9 @@ BEHAVIOUR_NOT_YET_REACHED: dict[str, str] = {
         "3.0 reaches only demolish and crush of the ten from the train half's senses, among "
         "many plain verbs, and Empath files reporting verbs with tabloid ones",
     "plain:posts":
-        "measured 9.1% of posts with a mean judgment <= 0.2 (8.8% on the suite twin, 9.3% "
-        "while an item a format label opens counted its forward references, 10.0% "
+        "measured 9.3% of posts with a mean judgment <= 0.2 (8.8% on the suite twin; 9.1% "
+        "before 'FACT CHECK:' was read as a format label, one post moving from 0.372 to 0.373; "
+        "9.3% while an item a format label opens counted its forward references, 10.0% "
         "before format labels were read as no hype label, 9.5% before the converged re-tune, "
         "10.8% at stop 22): Webis' annotators judge posts led "
         "by \"JUST IN:\", \"WATCH:\" or \"This ...\" no clickbait, the devices issue 13 asks "

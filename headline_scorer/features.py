@@ -124,14 +124,19 @@ class StyleFeatures(NamedFeatures):
         (:meth:`label_format_words`)."""
         return bool(self.label_format_words(words))
 
-    def format_label_end(self, text: str) -> int:
-        """Where a format label (:meth:`is_format_label`) that opens ``text`` ends ("UPDATE: ",
-        "WATCH LIVE - "), or 0. It names what follows, so its capitals are a house style, not
-        shouting."""
+    def format_label(self, text: str) -> re.Match[str] | None:
+        """The format label (:meth:`is_format_label`) that opens ``text`` ("UPDATE: ",
+        "WATCH LIVE - "), its words in group 1, or None."""
         if not self.format_words_:
-            return 0
+            return None
         label = _LABEL.match(text)
-        return label.end() if label is not None and self.is_format_label(label.group(1)) else 0
+        return label if label is not None and self.is_format_label(label.group(1)) else None
+
+    def format_label_end(self, text: str) -> int:
+        """Where a format label that opens ``text`` ends, or 0. It names what follows, so its
+        capitals are a house style, not shouting."""
+        label = self.format_label(text)
+        return label.end() if label is not None else 0
 
     def shouted_words(self, text: str) -> list[str]:
         """The capitalised words of ``text`` that are shouting rather than acronyms."""
@@ -323,13 +328,12 @@ class DeviceFeatures(StyleFeatures):
         self.media_words_ = frozenset(w.lower() for w in self.media_words)
         return self
 
-    def forward_references(self, text: str, lower: str, label_end: int) -> float:
-        """The "forward reference" count of ``text`` (``lower``: the same, lower case), whose
-        format label ends at ``label_end`` (0: none), at most 3."""
+    def forward_references(self, lower: str, label: re.Match[str] | None) -> float:
+        """The "forward reference" count of a lower-cased headline that opens with the format
+        label ``label`` (:meth:`format_label`; None: none), at most 3."""
         skip: frozenset[str] = frozenset()
-        if self.format_forward and label_end:
-            label = _LABEL.match(text)
-            if not (self.media_words_ and label is not None
+        if self.format_forward and label is not None:
+            if not (self.media_words_
                     and self.label_format_words(label.group(1)) <= self.media_words_):
                 return 0.0
             skip = _DEMONSTRATIVES
@@ -366,9 +370,10 @@ class DeviceFeatures(StyleFeatures):
             if self.figurative_only:
                 found = (m for m in found if not literal_verb_use(lower, m.start(), m.end()))
             verbs = float(min(sum(1 for _ in found), 2))
-        label_end = (self.format_label_end(text)
-                     if self.format_shouting or self.format_forward else 0)
-        forward = self.forward_references(text, lower, label_end)
+        label = (self.format_label(text)
+                 if self.format_shouting or self.format_forward else None)
+        label_end = label.end() if label is not None else 0
+        forward = self.forward_references(lower, label)
         values = [self.scale * hype_label, self.scale * run, self.scale * verbs,
                   self.scale * forward]
         if self.shouting_column:

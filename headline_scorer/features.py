@@ -69,7 +69,9 @@ class StyleFeatures(NamedFeatures):
     ``fit`` learns which capitalised words are acronyms from the training text itself: a word
     counts as *shouted* when written in capitals only if the corpus writes it in lower case
     more often than in capitals (``defies`` is ordinary, ``nasa`` and ``fbi`` are not), or, when
-    the corpus never shows it, if it has at least ``min_unknown_length`` letters.
+    the corpus never shows it, if it has at least ``min_unknown_length`` letters. With
+    ``format_words`` the words of a format label in front (:meth:`format_label`) are not
+    counted as shouted.
 
     Output has shape ``(n_samples, 3)``, columns in :data:`STYLE_FEATURES` order:
     number of shouted words (capped at ``max_shouted``), number of "!" (capped at 3) and
@@ -78,16 +80,22 @@ class StyleFeatures(NamedFeatures):
     """
 
     names = STYLE_FEATURES
-    # Class defaults, so models pickled before the parameter existed read as they were.
+    # Class defaults, so models pickled before the parameters existed read as they were.
     format_words: tuple[str, ...] = ()
     format_words_: frozenset[str] = frozenset()
+    format_hyphens: bool = False
+    format_hype_words: tuple[str, ...] = ()
+    format_hype_words_: frozenset[str] = frozenset()
 
     def __init__(self, scale: float = 1.0, max_shouted: int = 3, min_unknown_length: int = 5,
-                 format_words: tuple[str, ...] = ()):
+                 format_words: tuple[str, ...] = (), format_hyphens: bool = False,
+                 format_hype_words: tuple[str, ...] = ()):
         self.scale = scale
         self.max_shouted = max_shouted
         self.min_unknown_length = min_unknown_length
         self.format_words = format_words
+        self.format_hyphens = format_hyphens
+        self.format_hype_words = format_hype_words
 
     def fit(self, X: Iterable[str], y: object = None) -> StyleFeatures:
         lower: Counter[str] = Counter()
@@ -104,6 +112,7 @@ class StyleFeatures(NamedFeatures):
         self.ordinary_words_ = frozenset(w for w, n in lower.items() if n > upper.get(w, 0))
         self.acronyms_ = frozenset(w for w in upper if w not in self.ordinary_words_)
         self.format_words_ = frozenset(w.lower() for w in self.format_words)
+        self.format_hype_words_ = frozenset(w.lower() for w in self.format_hype_words)
         self.n_features_in_ = 1
         return self
 
@@ -121,15 +130,24 @@ class StyleFeatures(NamedFeatures):
 
     def is_format_label(self, words: str) -> bool:
         """Whether the label ``words`` holds an entry of ``format_words``
-        (:meth:`label_format_words`)."""
-        return bool(self.label_format_words(words))
+        (:meth:`label_format_words`) and, with ``format_hype_words``, none of those words: a
+        label that says how to feel about the item it names ("SHOCKING VIDEO", "MUST-SEE
+        VIDEO", "BREAKING UPDATE") is no format label."""
+        if not self.label_format_words(words):
+            return False
+        if not self.format_hype_words_:
+            return True
+        lower = words.lower()
+        return self.format_hype_words_.isdisjoint([*lower.split(" "),
+                                                   *_LABEL_WORDS_SPLIT.split(lower)])
 
     def format_label(self, text: str) -> re.Match[str] | None:
         """The format label (:meth:`is_format_label`) that opens ``text`` ("UPDATE: ",
-        "WATCH LIVE - "), its words in group 1, or None."""
+        "WATCH LIVE - "), its words in group 1, or None. With ``format_hyphens`` its words
+        may be hyphenated ("FACT-CHECK: ", "LIVE-BLOG: ")."""
         if not self.format_words_:
             return None
-        label = _LABEL.match(text)
+        label = (_HYPHENATED_LABEL if self.format_hyphens else _LABEL).match(text)
         return label if label is not None and self.is_format_label(label.group(1)) else None
 
     def format_label_end(self, text: str) -> int:
@@ -241,6 +259,9 @@ _LABEL = re.compile(r"^\s*([^\W\d_]+(?:['’][^\W\d_]+)?(?: [^\W\d_]+){0,2})\s*(
 _LABEL_WORD = r"[^\W\d_]+(?:['’-][^\W\d_]+)*"
 _LABEL_WORDS_SPLIT = re.compile(r"[ -]")
 _WIDE_LABEL = re.compile(rf"^[\W_]*?({_LABEL_WORD}(?: {_LABEL_WORD}){{0,2}})\s*(?::|\s[–—-])\s")
+# A label whose words may be hyphenated, with nothing before it: how a format label is read
+# with ``format_hyphens`` ("FACT-CHECK: ").
+_HYPHENATED_LABEL = re.compile(rf"^\s*({_LABEL_WORD}(?: {_LABEL_WORD}){{0,2}})\s*(?::|\s[–—-])\s")
 
 
 class DeviceFeatures(StyleFeatures):
@@ -281,7 +302,10 @@ class DeviceFeatures(StyleFeatures):
       landing gear collapsed"), do not count.
 
     ``format_shouting``, ``format_forward`` and ``media_words`` read labels by
-    ``format_words``, so they do nothing without them.
+    ``format_words``, so they do nothing without them; so do ``format_hyphens`` (a format
+    label's words may be hyphenated: "FACT-CHECK:") and ``format_hype_words`` (a label
+    holding one of them is no format label: "SHOCKING VIDEO:" is a hype label), which
+    :class:`StyleFeatures` reads the same way.
 
     Casing of ordinary words never changes them except where capitals are the device itself.
     Output shape ``(n_samples, 4)`` (5 with ``shouting_column``) in :data:`DEVICE_FEATURES`
@@ -303,9 +327,11 @@ class DeviceFeatures(StyleFeatures):
                  shouting_column: bool = False, wide_labels: bool = False,
                  label_words: tuple[str, ...] = (), format_words: tuple[str, ...] = (),
                  format_shouting: bool = False, format_forward: bool = False,
-                 media_words: tuple[str, ...] = ()):
+                 media_words: tuple[str, ...] = (), format_hyphens: bool = False,
+                 format_hype_words: tuple[str, ...] = ()):
         super().__init__(scale=scale, max_shouted=max_shouted,
-                         min_unknown_length=min_unknown_length, format_words=format_words)
+                         min_unknown_length=min_unknown_length, format_words=format_words,
+                         format_hyphens=format_hyphens, format_hype_words=format_hype_words)
         self.tabloid_verbs = tabloid_verbs
         self.figurative_only = figurative_only
         self.shouting_column = shouting_column

@@ -291,6 +291,74 @@ def test_a_label_naming_only_the_medium_keeps_the_forward_reference_when_asked()
     assert old.features_one("VIDEO: You won't believe what happens next")[forward] == 0
 
 
+def test_a_format_label_may_be_hyphenated_and_holds_no_hype_word_when_asked() -> None:
+    config = ModelConfig(use_style=True, style_format_labels=True, use_devices=True,
+                         device_shouting_column=True, device_format_labels=True,
+                         device_format_shouting=True, device_format_forward=True)
+    caps, label = STYLE_FEATURES.index("ALL-CAPS words"), DEVICE_FEATURES.index(
+        "hype label prefix")
+    forward = DEVICE_FEATURES.index("forward reference")
+    corpus = ["Police respond to an update on the shooting", "Voters reject the budget",
+              "Senate passes the budget", "Man falls off the bridge", "Why the deal matters"]
+    headlines = ["FACT-CHECK: Trump's claims about the economy",
+                 "LIVE-BLOG: Why the Senate debates the budget",
+                 "SHOCKING VIDEO: Man falls off bridge", "BREAKING UPDATE: Senate passes budget",
+                 "Amazing photos: Why the man fell", "FACT CHECK: Trump's claims",
+                 "UPDATE: Voters REJECT budget", "SHOCKING: Man falls off bridge",
+                 "JAW-DROPPING: Senate passes budget", "WATCH LIVE: Senate debates budget",
+                 "VIDEO: Man falls off bridge", "Man falls off bridge"]
+    values = {}
+    for options in ({}, {"format_label_hyphens": True}, {"format_label_hype_words": True}):
+        pipeline = build_pipeline(replace(config, **options))
+        parts = dict(pipeline.named_steps["features"].transformer_list)
+        style, devices = parts["style"].fit(corpus), parts["devices"].fit(corpus)
+        values[tuple(options)] = {h: (style.features_one(h)[caps] / config.style_scale,
+                                      [v / config.device_scale for v in devices.features_one(h)])
+                                  for h in headlines}
+    off = values[()]
+    hyphens = values[("format_label_hyphens",)]
+    hype = values[("format_label_hype_words",)]
+    # A hyphenated format label is read as one: its capitals are no shouting, and the item it
+    # opens counts no forward reference.
+    assert off["FACT-CHECK: Trump's claims about the economy"][0] == 1
+    assert hyphens["FACT-CHECK: Trump's claims about the economy"][0] == 0
+    assert off["LIVE-BLOG: Why the Senate debates the budget"][1][forward] == 1
+    assert hyphens["LIVE-BLOG: Why the Senate debates the budget"][1][forward] == 0
+    # A hyphenated label that names no kind of item still shouts.
+    assert hyphens["JAW-DROPPING: Senate passes budget"] == off["JAW-DROPPING: Senate passes budget"]
+    # A label with a hype word beside the format word says how to feel: a hype label whose
+    # capitals shout, and the item keeps its forward words.
+    for headline in ("SHOCKING VIDEO: Man falls off bridge",
+                     "BREAKING UPDATE: Senate passes budget"):
+        assert off[headline][0] == 0 and off[headline][1][label] == 0, headline
+        assert hype[headline][0] == 2 and hype[headline][1][label] == 1, headline
+    assert off["Amazing photos: Why the man fell"][1][forward] == 0
+    assert hype["Amazing photos: Why the man fell"][1][forward] == 1
+    # Labels that only name the item, and headlines without one, read as before.
+    for headline in ("FACT CHECK: Trump's claims", "UPDATE: Voters REJECT budget",
+                     "SHOCKING: Man falls off bridge", "WATCH LIVE: Senate debates budget",
+                     "VIDEO: Man falls off bridge", "Man falls off bridge"):
+        assert off[headline] == hyphens[headline] == hype[headline], headline
+    for headline in headlines:
+        if not headline.startswith(("FACT-CHECK", "LIVE-BLOG")):
+            assert hyphens[headline] == off[headline], headline
+    # They narrow how format labels are read, so they are refused without them.
+    for option in ("format_label_hyphens", "format_label_hype_words"):
+        with pytest.raises(ValueError, match="need style_format_labels or device_format_labels"):
+            build_pipeline(replace(config, style_format_labels=False, device_format_labels=False,
+                                   device_format_shouting=False, device_format_forward=False,
+                                   **{option: True}))
+    # A model pickled before the options existed reads as it did.
+    pipeline = build_pipeline(replace(config, format_label_hyphens=True,
+                                      format_label_hype_words=True))
+    style = dict(pipeline.named_steps["features"].transformer_list)["style"].fit(corpus)
+    for attribute in ("format_hyphens", "format_hype_words", "format_hype_words_"):
+        del style.__dict__[attribute]
+    for headline in headlines:
+        assert style.features_one(headline)[caps] / config.style_scale == off[headline][0], \
+            headline
+
+
 def test_the_device_column_counts_the_lexicon_part_only_when_asked() -> None:
     config = ModelConfig(use_devices=True, device_figurative_only=True, teach_held_out=True,
                          hype_words_without_tabloid_verbs=True)

@@ -402,3 +402,10 @@ def test_the_model_card_names_the_device_options_it_was_trained_with() -> None:
             "count)") in _model_description(
         hyper | {"device_format_labels": True, "device_format_forward": True,
                  "device_media_forward": True})
+    assert "hyphenated" not in both and "SHOCKING VIDEO" not in both
+    exact = _model_description(hyper | {"use_style": True, "style_format_labels": True,
+                                        "device_format_labels": True,
+                                        "format_label_hyphens": True,
+                                        "format_label_hype_words": True})
+    assert exact.count("; its words may be hyphenated, 'FACT-CHECK:'; one holding a hype word, "
+                       "'SHOCKING VIDEO:', names none)") == 2

@@ -16,6 +16,7 @@ import tomllib
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -89,6 +90,8 @@ class ModelConfig:
     device_format_shouting: bool = False
     device_format_forward: bool = False
     device_media_forward: bool = False
+    format_label_hyphens: bool = False
+    format_label_hype_words: bool = False
     augment_families: list[str] = field(default_factory=list)
     augment_bases: int = 0
     augment_weight: float = 0.0
@@ -168,6 +171,10 @@ def fitting_key(config: ModelConfig) -> str:
 def build_pipeline(config: ModelConfig) -> Pipeline:
     """An unfitted Pipeline(features=FeatureUnion(word, char, style, phrasing),
     clf=LogisticRegression); parts switched off in the config are left out."""
+    if (config.format_label_hyphens or config.format_label_hype_words) \
+            and not (config.style_format_labels or config.device_format_labels):
+        raise ValueError("format_label_hyphens and format_label_hype_words read format labels: "
+                         "they need style_format_labels or device_format_labels = true")
     parts = []
     behaviour = (load_behaviour() if config.use_phrasing or config.use_devices
                  or config.style_format_labels else None)
@@ -191,7 +198,8 @@ def build_pipeline(config: ModelConfig) -> Pipeline:
         # behaviour.toml's format labels) is a house style, not shouted words.
         parts.append(("style", StyleFeatures(
             scale=config.style_scale,
-            format_words=behaviour.format_words if config.style_format_labels else ())))
+            **(format_label_reading(config, behaviour) if config.style_format_labels
+               else {}))))
     if config.use_phrasing:
         left_out = hype_words_left_out(config, behaviour)
         parts.append(("phrasing", PhrasingFeatures(
@@ -236,6 +244,22 @@ def counted_tabloid_verbs(config: ModelConfig, behaviour: Behaviour) -> tuple[st
                                                  if config.device_lexicon_verbs else ())
 
 
+def format_label_reading(config: ModelConfig, behaviour: Behaviour) -> dict[str, Any]:
+    """How the style and device features read a format label under ``config`` (their
+    ``format_words``, ``format_hyphens`` and ``format_hype_words``): by behaviour.toml's
+    format words; with ``format_label_hyphens`` its words may be hyphenated ("FACT-CHECK:");
+    with ``format_label_hype_words`` a label holding a hype word of the phrasing features'
+    list (without the words :func:`hype_words_left_out` names) is no format label
+    ("SHOCKING VIDEO:", "MUST-SEE VIDEO:", "BREAKING UPDATE:"). The two options narrow how
+    format labels are read, so :func:`build_pipeline` refuses them without
+    ``style_format_labels`` or ``device_format_labels``."""
+    return {"format_words": behaviour.format_words,
+            "format_hyphens": config.format_label_hyphens,
+            "format_hype_words": (tuple(sorted(hype_words(hype_words_left_out(config,
+                                                                              behaviour))))
+                                  if config.format_label_hype_words else ())}
+
+
 def device_features(config: ModelConfig, behaviour: Behaviour | None = None) -> DeviceFeatures:
     """The model's (unfitted) device features under ``config``. Their tabloid verbs are the
     training half of that family: the behavioural suite measures with the other half, which
@@ -269,8 +293,8 @@ def device_features(config: ModelConfig, behaviour: Behaviour | None = None) -> 
                           figurative_only=config.device_figurative_only,
                           shouting_column=config.device_shouting_column,
                           wide_labels=config.device_wide_labels,
-                          format_words=(behaviour.format_words
-                                        if config.device_format_labels else ()),
+                          **(format_label_reading(config, behaviour)
+                             if config.device_format_labels else {}),
                           format_shouting=config.device_format_shouting,
                           format_forward=config.device_format_forward,
                           media_words=(behaviour.media_words

@@ -176,6 +176,15 @@ def _augmentation_description(hyper: dict) -> str:
     return text
 
 
+def _format_reading_note(hyper: dict) -> str:
+    """How a format label is read beyond its format words, for the model card: to go inside
+    the parenthesis that gives its examples."""
+    return (("; its words may be hyphenated, 'FACT-CHECK:'"
+             if hyper.get("format_label_hyphens") else "")
+            + ("; one holding a hype word, 'SHOCKING VIDEO:', names none"
+               if hyper.get("format_label_hype_words") else ""))
+
+
 def _hype_list_note(hyper: dict) -> str:
     """What the hype-word list of the phrasing features leaves out, as a clause."""
     left_out = []
@@ -201,7 +210,8 @@ def _model_description(hyper: dict) -> str:
     named = []
     if hyper["use_style"]:
         named.append("style features (shouted ALL-CAPS words, exclamation marks, question marks"
-                     + ("; the words of a label that names a kind of item ('UPDATE:') are not "
+                     + ("; the words of a label that names a kind of item ('UPDATE:'"
+                        + _format_reading_note(hyper) + ") are not "
                         "counted as shouted" if hyper.get("style_format_labels") else "")
                      + ")")
     if hyper.get("use_phrasing"):
@@ -214,7 +224,8 @@ def _model_description(hyper: dict) -> str:
                      + (", the tabloid verbs including a lexicon that no training rewrite "
                         "holds (training/behaviour.toml)"
                         if hyper.get("device_lexicon_verbs") else "")
-                     + (", a label that names a kind of item ('UPDATE:', 'WATCH LIVE:') not "
+                     + (", a label that names a kind of item ('UPDATE:', 'WATCH LIVE:'"
+                        + _format_reading_note(hyper) + ") not "
                         "counted as a hype label" if hyper.get("device_format_labels") else "")
                      + (", nor its capitals as shouting" if hyper.get("device_format_shouting")
                         else "")
@@ -223,6 +234,7 @@ def _model_description(hyper: dict) -> str:
                      + (" unless the label names only the medium ('VIDEO: You won't believe "
                         "...'; its demonstratives still do not count)"
                         if hyper.get("device_media_forward") else "")
+
                      + (", a tabloid verb counted only where it can be a verb of speech aimed "
                         "at someone (not 'Fire destroys homes' or '7 blasts in Baghdad')"
                         if hyper.get("device_figurative_only") else ""))

@@ -151,6 +151,10 @@ def test_a_format_label_is_no_hype_label_when_asked(tmp_path: Path) -> None:
                     encoding="utf-8")
     with pytest.raises(ValueError, match=r"format_labels media \['vlog'\] are not among"):
         load_behaviour(path)
+    path.write_text(text.replace('status = ["alert",', 'status = ["update", "alert",'),
+                    encoding="utf-8")
+    with pytest.raises(ValueError, match=r"format_labels status \['update'\] are not hype words"):
+        load_behaviour(path)
 
 
 def test_a_format_label_is_no_shouting_when_asked() -> None:
@@ -306,7 +310,8 @@ def test_a_format_label_may_be_hyphenated_and_holds_no_hype_word_when_asked() ->
                  "Amazing photos: Why the man fell", "FACT CHECK: Trump's claims",
                  "UPDATE: Voters REJECT budget", "SHOCKING: Man falls off bridge",
                  "JAW-DROPPING: Senate passes budget", "WATCH LIVE: Senate debates budget",
-                 "VIDEO: Man falls off bridge", "Man falls off bridge"]
+                 "VIDEO: Man falls off bridge", "Man falls off bridge",
+                 "WEATHER ALERT: Storm to hit coast"]
     values = {}
     for options in ({}, {"format_label_hyphens": True}, {"format_label_hype_words": True}):
         pipeline = build_pipeline(replace(config, **options))
@@ -335,9 +340,13 @@ def test_a_format_label_may_be_hyphenated_and_holds_no_hype_word_when_asked() ->
     assert off["Amazing photos: Why the man fell"][1][forward] == 0
     assert hype["Amazing photos: Why the man fell"][1][forward] == 1
     # Labels that only name the item, and headlines without one, read as before.
+    # A status word beside the format word ("alert", behaviour.toml's format_labels status)
+    # keeps it a format label.
+    assert "alert" in load_behaviour().status_words
     for headline in ("FACT CHECK: Trump's claims", "UPDATE: Voters REJECT budget",
                      "SHOCKING: Man falls off bridge", "WATCH LIVE: Senate debates budget",
-                     "VIDEO: Man falls off bridge", "Man falls off bridge"):
+                     "VIDEO: Man falls off bridge", "Man falls off bridge",
+                     "WEATHER ALERT: Storm to hit coast"):
         assert off[headline] == hyphens[headline] == hype[headline], headline
     for headline in headlines:
         if not headline.startswith(("FACT-CHECK", "LIVE-BLOG")):

@@ -38,6 +38,7 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 
 from headline_scorer.artifact import ModelArtifact, ModelError, load_model, load_pipeline_file
+from headline_scorer.features import hype_words
 from headline_scorer.paths import REPORTS_DIR, Paths
 from training.datasets import MANIFEST_PATH, RAW_DIR, load_dataset, load_manifest
 from training.loaders import DataError, LabelledSet
@@ -97,6 +98,9 @@ class Behaviour:
     format_words: tuple[str, ...] = ()
     # Those of them that name only the medium ("video", "photos"), not the kind of text.
     media_words: tuple[str, ...] = ()
+    # Hype words that, beside a format word, name the item's status ("WEATHER ALERT:"), so the
+    # label stays a format label (training/model.py's format_label_hype_words).
+    status_words: tuple[str, ...] = ()
 
     def half(self, family: str, half: str) -> tuple:
         return self.families[family].items(half)
@@ -146,6 +150,7 @@ def load_behaviour(path: Path = BEHAVIOUR_PATH) -> Behaviour:
     format_labels = document.get("format_labels", {})
     format_words = tuple(w.lower() for w in format_labels.get("words", ()))
     media_words = tuple(w.lower() for w in format_labels.get("media", ()))
+    status_words = tuple(w.lower() for w in format_labels.get("status", ()))
     prefix_words = (_entry_words(families["prefix"].items(BOTH_HALVES))
                     if "prefix" in families else set())
     # A phrase ("fact check") is refused on any of its words, which is stricter than needed.
@@ -155,10 +160,13 @@ def load_behaviour(path: Path = BEHAVIOUR_PATH) -> Behaviour:
                          "family")
     if unknown := sorted(set(media_words) - set(format_words)):
         raise ValueError(f"{path}: format_labels media {unknown} are not among its words")
+    if unknown := sorted(set(status_words) - hype_words()):
+        raise ValueError(f"{path}: format_labels status {unknown} are not hype words of the "
+                         "phrasing features")
     return Behaviour(families, topics, document["bases"], document["false_positive_max"],
                      document["topic"],
                      tuple(document.get("shortening", {}).get("cut_before", ())), format_words,
-                     media_words)
+                     media_words, status_words)
 
 
 def _overlapping_forms(a: tuple, b: tuple) -> set[str]:

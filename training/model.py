@@ -249,15 +249,16 @@ def format_label_reading(config: ModelConfig, behaviour: Behaviour) -> dict[str,
     ``format_words``, ``format_hyphens`` and ``format_hype_words``): by behaviour.toml's
     format words; with ``format_label_hyphens`` its words may be hyphenated ("FACT-CHECK:");
     with ``format_label_hype_words`` a label holding a hype word of the phrasing features'
-    list (without the words :func:`hype_words_left_out` names) is no format label
-    ("SHOCKING VIDEO:", "MUST-SEE VIDEO:", "BREAKING UPDATE:"). The two options narrow how
+    list (without the words :func:`hype_words_left_out` names, nor behaviour.toml's status
+    words, which beside a format word name the item's status: "WEATHER ALERT:") is no format
+    label ("SHOCKING VIDEO:", "MUST-SEE VIDEO:", "BREAKING UPDATE:"). The two options narrow how
     format labels are read, so :func:`build_pipeline` refuses them without
     ``style_format_labels`` or ``device_format_labels``."""
     return {"format_words": behaviour.format_words,
             "format_hyphens": config.format_label_hyphens,
-            "format_hype_words": (tuple(sorted(hype_words(hype_words_left_out(config,
-                                                                              behaviour))))
-                                  if config.format_label_hype_words else ())}
+            "format_hype_words": (tuple(sorted(hype_words(
+                (*hype_words_left_out(config, behaviour), *behaviour.status_words))))
+                if config.format_label_hype_words else ())}
 
 
 def device_features(config: ModelConfig, behaviour: Behaviour | None = None) -> DeviceFeatures:

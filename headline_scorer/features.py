@@ -252,6 +252,27 @@ DEVICE_FEATURES_WITH_SHOUTING: tuple[str, ...] = (*DEVICE_FEATURES, "shouting wi
 # interrogatives, "next", "reason"): the grammar of a teaser frame, whatever its wording.
 _DEMONSTRATIVES = frozenset({"this", "these", "here", "here's", "heres"})
 _FORWARD_WORDS = _DEMONSTRATIVES | {"why", "what", "how", "next", "reason", "reasons"}
+# A demonstrative or "next" before a word of time points at a time, not forward to something
+# the headline withholds ("this week", "next season", "this year's budget").
+_TIME_DETERMINERS = frozenset({"this", "these", "next"})
+_TIME_WORDS = frozenset({
+    "time", "times", "day", "days", "week", "weeks", "weekend", "weekends", "month", "months",
+    "year", "years", "decade", "century", "season", "seasons", "quarter", "term", "semester",
+    "morning", "afternoon", "evening", "night", "tonight", "spring", "summer", "fall", "autumn",
+    "winter", "holiday", "holidays", "christmas", "easter", "monday", "tuesday", "wednesday",
+    "thursday", "friday", "saturday", "sunday",
+})
+
+
+def points_at_time(words: Sequence[str], i: int) -> bool:
+    """Whether the lower-cased word ``words[i]`` is "this", "these" or "next" before a word of
+    time ("this week", "next year's", "this years" as Webis' cleaned text writes it)."""
+    if words[i] not in _TIME_DETERMINERS or i + 1 >= len(words):
+        return False
+    following = words[i + 1]
+    for ending in ("'s", "’s"):
+        following = following.removesuffix(ending)
+    return following in _TIME_WORDS
 # A label of one to three words ending in ":" or a dash at the start ("MUST SEE: ", "ALERT - ").
 _LABEL = re.compile(r"^\s*([^\W\d_]+(?:['’][^\W\d_]+)?(?: [^\W\d_]+){0,2})\s*(?::|\s[–—-])\s")
 # The same with ``wide_labels``: symbols may stand before it ("🚨 BREAKING: ", "» WOW: ") and
@@ -284,7 +305,9 @@ class DeviceFeatures(StyleFeatures):
       slams budget", never "Fire destroys homes", "7 blasts in Baghdad" or "explosion rips
       through a bar";
     - "forward reference": the number of words pointing forward ("this", "why", "what",
-      "next", "reason", ...), at most 3;
+      "next", "reason", ...), at most 3. With ``time_not_forward`` "this", "these" or "next"
+      before a word of time points at a time, not forward, and does not count ("Senate to
+      vote this week", "next season", "this year's budget");
     - with ``shouting_column``, a fifth, "shouting with '!'": 1 when the headline both shouts
       (a word in ALL CAPS that is shouting by the acronym rule of :class:`StyleFeatures`)
       and has a "!" ("Senate REJECTS budget!"), the two together being how a headline
@@ -321,6 +344,7 @@ class DeviceFeatures(StyleFeatures):
     format_forward: bool = False
     media_words: tuple[str, ...] = ()
     media_words_: frozenset[str] = frozenset()
+    time_not_forward: bool = False
 
     def __init__(self, scale: float = 1.0, max_shouted: int = 3, min_unknown_length: int = 5,
                  tabloid_verbs: tuple[str, ...] = (), figurative_only: bool = False,
@@ -328,7 +352,7 @@ class DeviceFeatures(StyleFeatures):
                  label_words: tuple[str, ...] = (), format_words: tuple[str, ...] = (),
                  format_shouting: bool = False, format_forward: bool = False,
                  media_words: tuple[str, ...] = (), format_hyphens: bool = False,
-                 format_hype_words: tuple[str, ...] = ()):
+                 format_hype_words: tuple[str, ...] = (), time_not_forward: bool = False):
         super().__init__(scale=scale, max_shouted=max_shouted,
                          min_unknown_length=min_unknown_length, format_words=format_words,
                          format_hyphens=format_hyphens, format_hype_words=format_hype_words)
@@ -340,6 +364,7 @@ class DeviceFeatures(StyleFeatures):
         self.format_shouting = format_shouting
         self.format_forward = format_forward
         self.media_words = media_words
+        self.time_not_forward = time_not_forward
 
     @property
     def names(self) -> tuple[str, ...]:  # type: ignore[override]
@@ -363,8 +388,10 @@ class DeviceFeatures(StyleFeatures):
                     and self.label_format_words(label.group(1)) <= self.media_words_):
                 return 0.0
             skip = _DEMONSTRATIVES
+        words = _PHRASE_WORD.findall(lower)
         return float(min(sum(w in _FORWARD_WORDS and w not in skip
-                             for w in _PHRASE_WORD.findall(lower)), 3))
+                             and not (self.time_not_forward and points_at_time(words, i))
+                             for i, w in enumerate(words)), 3))
 
     def hype_label(self, text: str) -> bool:
         """Whether ``text`` opens with a hype label (the "hype label prefix" column)."""
@@ -486,6 +513,8 @@ class PhrasingFeatures(NamedFeatures):
     alone can never make a headline sensational. ``hype_words_left_out`` are words the "hype
     words" column must not know (training leaves out the words of the behavioural suite's
     held-out devices, so the suite measures how devices the model never saw generalise).
+    With ``time_not_teaser`` a headline opening with "This" or "These" before a word of time
+    ("This week, the Senate ...") has no teaser opening.
     """
 
     names = PHRASING_FEATURES
@@ -495,15 +524,17 @@ class PhrasingFeatures(NamedFeatures):
     hype_words_: frozenset[str] = _HYPE_WORDS
     leading_count_only: bool = False
     casualty_counts_are_news: bool = False
+    time_not_teaser: bool = False
 
     def __init__(self, scale: float = 1.0, lengths: bool = True,
                  hype_words_left_out: tuple[str, ...] = (), leading_count_only: bool = False,
-                 casualty_counts_are_news: bool = False):
+                 casualty_counts_are_news: bool = False, time_not_teaser: bool = False):
         self.scale = scale
         self.lengths = lengths
         self.hype_words_left_out = hype_words_left_out
         self.leading_count_only = leading_count_only
         self.casualty_counts_are_news = casualty_counts_are_news
+        self.time_not_teaser = time_not_teaser
 
     def fit(self, X: Iterable[str], y: object = None) -> PhrasingFeatures:
         super().fit(X, y)
@@ -536,7 +567,8 @@ class PhrasingFeatures(NamedFeatures):
             1.0 if self._leading_count(lower, words) else 0.0,
             1.0 if _DIGIT.search(lower) else 0.0,
             0.0 if _SECOND_PERSON.isdisjoint(words) else 1.0,
-            1.0 if words and words[0] in _TEASER_OPENINGS else 0.0,
+            1.0 if words and words[0] in _TEASER_OPENINGS
+            and not (self.time_not_teaser and points_at_time(words, 0)) else 0.0,
             1.0 if _TEASER_ENDING.search(text) else 0.0,
             1.0 if _QUOTE_MARK.search(text) else 0.0,
             float(min(sum(w in self.hype_words_ for w in words), 2)),

@@ -368,6 +368,54 @@ def test_a_format_label_may_be_hyphenated_and_holds_no_hype_word_when_asked() ->
             headline
 
 
+def test_a_word_of_time_after_this_or_next_is_no_forward_reference_when_asked() -> None:
+    config = ModelConfig(use_phrasing=True, use_devices=True)
+    forward = DEVICE_FEATURES.index("forward reference")
+    opening = PHRASING_FEATURES.index("teaser opening")
+    corpus = ["Senate votes on the budget", "Why the deal matters"]
+    headlines = {
+        # headline: (forward words, teaser opening) without the options, and with them
+        "Senate to vote on budget this week": ((1, 0), (0, 0)),
+        "This week, the Senate votes on the budget": ((1, 1), (0, 0)),
+        "These days the council meets in private": ((1, 1), (0, 0)),
+        "Fed to meet next month on rates": ((1, 0), (0, 0)),
+        "This year's budget is the largest": ((1, 1), (0, 0)),
+        "Stocks fell this years first quarter": ((1, 0), (0, 0)),  # Webis drops apostrophes
+        "Here's what the Senate passed this week": ((3, 1), (2, 1)),
+        "This is why the Senate passed the budget": ((2, 1), (2, 1)),
+        "This cat learned to hop like a kangaroo": ((1, 1), (1, 1)),
+        "You won't believe what happens next": ((2, 0), (2, 0)),
+        "What happens next week in the Senate": ((2, 1), (1, 1)),
+        "Senate passes budget": ((0, 0), (0, 0)),
+    }
+    counted = {}
+    for on in (False, True):
+        pipeline = build_pipeline(replace(config, device_time_not_forward=on,
+                                          phrasing_time_not_teaser=on))
+        parts = dict(pipeline.named_steps["features"].transformer_list)
+        devices, phrasing = parts["devices"].fit(corpus), parts["phrasing"].fit(corpus)
+        counted[on] = {h: (devices.features_one(h), phrasing.features_one(h)) for h in headlines}
+    assert {h: tuple((counted[on][h][0][forward] / config.device_scale,
+                      counted[on][h][1][opening] / config.phrasing_scale) for on in (False, True))
+            for h in headlines} == headlines
+    # Every other column reads as without the options.
+    for headline in headlines:
+        off, on = counted[False][headline], counted[True][headline]
+        assert [v for i, v in enumerate(off[0]) if i != forward] == \
+            [v for i, v in enumerate(on[0]) if i != forward]
+        assert [v for i, v in enumerate(off[1]) if i != opening] == \
+            [v for i, v in enumerate(on[1]) if i != opening]
+    # Models pickled before the options existed read as they did.
+    pipeline = build_pipeline(replace(config, device_time_not_forward=True,
+                                      phrasing_time_not_teaser=True))
+    parts = dict(pipeline.named_steps["features"].transformer_list)
+    devices, phrasing = parts["devices"].fit(corpus), parts["phrasing"].fit(corpus)
+    del devices.__dict__["time_not_forward"], phrasing.__dict__["time_not_teaser"]
+    for headline in headlines:
+        assert (devices.features_one(headline), phrasing.features_one(headline)) == \
+            counted[False][headline], headline
+
+
 def test_the_device_column_counts_the_lexicon_part_only_when_asked() -> None:
     config = ModelConfig(use_devices=True, device_figurative_only=True, teach_held_out=True,
                          hype_words_without_tabloid_verbs=True)

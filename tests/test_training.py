@@ -409,3 +409,9 @@ def test_the_model_card_names_the_device_options_it_was_trained_with() -> None:
                                         "format_label_hype_words": True})
     assert exact.count("; its words may be hyphenated, 'FACT-CHECK:'; one holding a hype word, "
                        "'SHOCKING VIDEO:', names none)") == 2
+    assert "word of time" not in exact and "This week" not in exact
+    timed = _model_description(hyper | {"use_phrasing": True, "device_time_not_forward": True,
+                                        "phrasing_time_not_teaser": True})
+    assert "'this', 'these' or 'next' before a word of time ('this week') counting no forward " \
+        "reference" in timed
+    assert "an opening 'This week' or 'These days' being no teaser opening" in timed

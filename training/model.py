@@ -92,6 +92,8 @@ class ModelConfig:
     device_media_forward: bool = False
     format_label_hyphens: bool = False
     format_label_hype_words: bool = False
+    device_time_not_forward: bool = False
+    phrasing_time_not_teaser: bool = False
     augment_families: list[str] = field(default_factory=list)
     augment_bases: int = 0
     augment_weight: float = 0.0
@@ -206,7 +208,8 @@ def build_pipeline(config: ModelConfig) -> Pipeline:
             scale=config.phrasing_scale, lengths=config.phrasing_lengths,
             hype_words_left_out=left_out,
             leading_count_only=config.phrasing_leading_count_only,
-            casualty_counts_are_news=config.phrasing_casualty_counts_are_news)))
+            casualty_counts_are_news=config.phrasing_casualty_counts_are_news,
+            time_not_teaser=config.phrasing_time_not_teaser)))
     if config.use_devices:
         parts.append(("devices", device_features(config, behaviour)))
     if not parts:
@@ -279,7 +282,9 @@ def device_features(config: ModelConfig, behaviour: Behaviour | None = None) -> 
     words, so they need ``device_format_labels``. With ``device_media_forward`` as well, a
     label naming only the medium (behaviour.toml's format-label media: "VIDEO:", "PHOTOS:")
     leaves the item its forward words ("VIDEO: You won't believe what happens next") but not
-    its demonstratives, which point at the medium ("Caught on video: This plane ...")."""
+    its demonstratives, which point at the medium ("Caught on video: This plane ..."). With
+    ``device_time_not_forward`` "this", "these" or "next" before a word of time ("this week")
+    is no forward reference."""
     if (config.device_format_shouting or config.device_format_forward) \
             and not config.device_format_labels:
         raise ValueError("device_format_shouting and device_format_forward read format labels: "
@@ -300,6 +305,7 @@ def device_features(config: ModelConfig, behaviour: Behaviour | None = None) -> 
                           format_forward=config.device_format_forward,
                           media_words=(behaviour.media_words
                                        if config.device_media_forward else ()),
+                          time_not_forward=config.device_time_not_forward,
                           label_words=(tuple(sorted(hype_words(
                               hype_words_left_out(config, behaviour))))
                               if config.device_label_hype_words else ()))

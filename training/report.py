@@ -217,7 +217,9 @@ def _model_description(hyper: dict) -> str:
     if hyper.get("use_phrasing"):
         named.append("phrasing features (length, numbers, addressing the reader, teaser "
                      "openings and endings, quote marks, hype words, a 'LABEL:' prefix)"
-                     + _hype_list_note(hyper))
+                     + _hype_list_note(hyper)
+                     + (", an opening 'This week' or 'These days' being no teaser opening"
+                        if hyper.get("phrasing_time_not_teaser") else ""))
     if hyper.get("use_devices"):
         named.append("device features (a shouted label prefix, an exclamation run, tabloid "
                      "verbs, forward-reference words)"
@@ -234,6 +236,9 @@ def _model_description(hyper: dict) -> str:
                      + (" unless the label names only the medium ('VIDEO: You won't believe "
                         "...'; its demonstratives still do not count)"
                         if hyper.get("device_media_forward") else "")
+                     + (", 'this', 'these' or 'next' before a word of time ('this week') "
+                        "counting no forward reference"
+                        if hyper.get("device_time_not_forward") else "")
 
                      + (", a tabloid verb counted only where it can be a verb of speech aimed "
                         "at someone (not 'Fire destroys homes' or '7 blasts in Baghdad')"

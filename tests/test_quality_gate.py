@@ -55,7 +55,8 @@ TOPIC_FLIP_SHARE_MAX = 0.01
 # behavioural suite (reports/behaviour.md); the figures are the default model's test figures.
 NOT_YET_REACHED = {
     ("webis-clickbait-17", "roc_auc"):
-        "measured 0.814 (0.811 before format labels such as 'UPDATE:' were read as no hype "
+        "measured 0.813 (0.814 before 'this week' was read as time, not a forward "
+        "reference, 0.811 before format labels such as 'UPDATE:' were read as no hype "
         "label, 0.813 before the device column counted the tabloid-verb lexicon, "
         "0.814 with the teaser pairs at weight 0.15, 0.827 before the "
         "converged re-tune of C, chakraborty2016's weight and the second stage's penalty, "
@@ -64,17 +65,19 @@ NOT_YET_REACHED = {
         "devices costs Webis ranking, since its annotators judge posts led by 'WATCH:' or "
         "'JUST IN:' no clickbait (reports/ablation.md)",
     ("webis-clickbait-17", "f1"):
-        "measured 0.592 at the fixed threshold 0.372 (0.590 while a format label's capitals "
-        "counted as shouted words, 0.585 before format labels were read as "
+        "measured 0.589 at the fixed threshold 0.372 (0.592 before 'this week' was read "
+        "as time, which out of fold lifts F1 0.5950 -> 0.5965; 0.590 while a format "
+        "label's capitals counted as shouted words, 0.585 before format labels were read as "
         "no hype label, 0.590 with the teaser pairs at weight 0.15, 0.609 before the "
         "converged re-tune, 0.607 with the fit stopped at tolerance 1e-3); the device "
-        "teaching lowers Webis ranking, and the F1 rule would choose 0.345 for this model",
+        "teaching lowers Webis ranking, and the F1 rule would choose 0.343 for this model",
     ("webis-clickbait-17", "mse_truth_mean"):
         "measured 0.042 calibrated to truthMean (0.040 before the converged re-tune, 0.044 "
         "before issue 13); the Clickbait Challenge's best systems reached 0.033 on the full "
         "corpus, a learning curve says more posts help",
     ("horne2017", "roc_auc"):
-        "measured 0.666 (0.667 before 'FACT CHECK:' was read as a format label, 0.680 "
+        "measured 0.665 (0.666 before 'this week' was read as time, 0.667 before "
+        "'FACT CHECK:' was read as a format label, 0.680 "
         "before the converged re-tune); fitted alone it reaches "
         "0.73-0.77, but in the joint model raising its weight costs Webis ranking and "
         "chakraborty2016 F1 (make limits): its cues conflict with Webis'",
@@ -91,13 +94,14 @@ BEHAVIOUR_NOT_YET_REACHED: dict[str, str] = {
         "3.0 reaches only demolish and crush of the ten from the train half's senses, among "
         "many plain verbs, and Empath files reporting verbs with tabloid ones",
     "plain:posts":
-        "measured 9.3% of posts with a mean judgment <= 0.2 (8.8% on the suite twin; 9.1% "
+        "measured 9.3% of posts with a mean judgment <= 0.2 (8.6% on the suite twin, 8.8% "
+        "before 'this week' was read as time; 9.1% "
         "before 'FACT CHECK:' was read as a format label, one post moving from 0.372 to 0.373; "
         "9.3% while an item a format label opens counted its forward references, 10.0% "
         "before format labels were read as no hype label, 9.5% before the converged re-tune, "
         "10.8% at stop 22): Webis' annotators judge posts led "
         "by \"JUST IN:\", \"WATCH:\" or \"This ...\" no clickbait, the devices issue 13 asks "
-        "to flag (17.5% of all no-clickbait posts are labelled sensational)",
+        "to flag (17.4% of all no-clickbait posts are labelled sensational)",
 }
 CASING_MEDIAN_MAX = 0.01
 SHOUTING_MEDIAN_RISE_MIN = 0.10

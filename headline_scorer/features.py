@@ -135,11 +135,8 @@ class StyleFeatures(NamedFeatures):
         VIDEO", "BREAKING UPDATE") is no format label."""
         if not self.label_format_words(words):
             return False
-        if not self.format_hype_words_:
-            return True
-        lower = words.lower()
-        return self.format_hype_words_.isdisjoint([*lower.split(" "),
-                                                   *_LABEL_WORDS_SPLIT.split(lower)])
+        return not self.format_hype_words_ or self.format_hype_words_.isdisjoint(
+            label_word_forms(words))
 
     def format_label(self, text: str) -> re.Match[str] | None:
         """The format label (:meth:`is_format_label`) that opens ``text`` ("UPDATE: ",
@@ -279,6 +276,15 @@ _LABEL = re.compile(r"^\s*([^\W\d_]+(?:['’][^\W\d_]+)?(?: [^\W\d_]+){0,2})\s*(
 # its words may be hyphenated ("JAW-DROPPING: ", "MUST-SEE: ").
 _LABEL_WORD = r"[^\W\d_]+(?:['’-][^\W\d_]+)*"
 _LABEL_WORDS_SPLIT = re.compile(r"[ -]")
+
+
+def label_word_forms(words: str) -> list[str]:
+    """The lower-cased words of the label ``words``, both whole and split at hyphens
+    ("MUST-SEE VIDEO" -> must-see, video, must, see, video), to look up in a word list."""
+    lower = words.lower()
+    return [*lower.split(" "), *_LABEL_WORDS_SPLIT.split(lower)]
+
+
 _WIDE_LABEL = re.compile(rf"^[\W_]*?({_LABEL_WORD}(?: {_LABEL_WORD}){{0,2}})\s*(?::|\s[–—-])\s")
 # A label whose words may be hyphenated, with nothing before it: how a format label is read
 # with ``format_hyphens`` ("FACT-CHECK: ").
@@ -408,9 +414,7 @@ class DeviceFeatures(StyleFeatures):
             return True
         if not self.label_words:
             return False
-        lower = words.lower()
-        return not self.label_words_.isdisjoint([*lower.split(" "),
-                                                 *_LABEL_WORDS_SPLIT.split(lower)])
+        return not self.label_words_.isdisjoint(label_word_forms(words))
 
     def features_one(self, text: str) -> list[float]:
         """Device feature values of one normalised headline, scaled, in DEVICE_FEATURES order."""

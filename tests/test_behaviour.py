@@ -138,23 +138,22 @@ def test_a_format_label_is_no_hype_label_when_asked(tmp_path: Path) -> None:
     assert features.features_one("CHECK: Council passes budget")[column] == config.device_scale
     text = BEHAVIOUR_PATH.read_text(encoding="utf-8")
     path = tmp_path / "behaviour.toml"
-    path.write_text(text.replace('words = ["update",', 'words = ["watch", "update",'),
-                    encoding="utf-8")
-    with pytest.raises(ValueError, match=r"format_labels words \['watch'\] are in a label"):
-        load_behaviour(path)
-    # A phrase is refused on any of its words.
-    path.write_text(text.replace('words = ["update",', 'words = ["watch now", "update",'),
-                    encoding="utf-8")
-    with pytest.raises(ValueError, match=r"format_labels words \['watch'\] are in a label"):
-        load_behaviour(path)
-    path.write_text(text.replace('media = ["video",', 'media = ["vlog", "video",'),
-                    encoding="utf-8")
-    with pytest.raises(ValueError, match=r"format_labels media \['vlog'\] are not among"):
-        load_behaviour(path)
-    path.write_text(text.replace('status = ["alert",', 'status = ["update", "alert",'),
-                    encoding="utf-8")
-    with pytest.raises(ValueError, match=r"format_labels status \['update'\] are not hype words"):
-        load_behaviour(path)
+    refused = [
+        ('words = ["update",', 'words = ["watch", "update",',
+         r"format_labels words \['watch'\] are in a label"),
+        # A phrase is refused on any of its words.
+        ('words = ["update",', 'words = ["watch now", "update",',
+         r"format_labels words \['watch'\] are in a label"),
+        ('media = ["video",', 'media = ["vlog", "video",',
+         r"format_labels media \['vlog'\] are not among"),
+        ('status = ["alert",', 'status = ["update", "alert",',
+         r"format_labels status \['update'\] are not hype words"),
+    ]
+    for old, new, message in refused:
+        assert old in text
+        path.write_text(text.replace(old, new), encoding="utf-8")
+        with pytest.raises(ValueError, match=message):
+            load_behaviour(path)
 
 
 def test_a_format_label_is_no_shouting_when_asked() -> None:

@@ -70,7 +70,7 @@ from batch.formats import (
 )
 from batch.scoring import load_batch_model, local_scoring, score_table
 from headline_scorer.artifact import ModelError, load_model
-from headline_scorer.environ import environ_restored
+from headline_scorer.environ import environ_restored, local_cluster_options
 from headline_scorer.scorer import HeadlineScorer
 
 DEFAULT_PARTITION_ROWS = 50_000
@@ -513,14 +513,8 @@ def dask_client(address: str, workers: int | None = None) -> Iterator[tuple[Any,
 
     if address == "local":
         n = workers or os.cpu_count() or 1
-        # One thread per worker process: scoring is pure Python and holds the GIL. No
-        # dashboard, and the scheduler's HTTP routes (health, metrics), which
-        # dashboard_address=None alone leaves on Dask's fixed port 8787, on a free loopback
-        # port: two clusters on one machine neither clash nor warn. The cluster's nannies
-        # write their workers' settings into this process's environment.
-        with environ_restored(), LocalCluster(
-                n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}) as cluster, \
+        # The cluster's nannies write their workers' settings into this process's environment.
+        with environ_restored(), LocalCluster(n_workers=n, **local_cluster_options()) as cluster, \
                 Client(cluster) as client:
             yield client, f"a LocalCluster of {n} worker processes"
         return

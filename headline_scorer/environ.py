@@ -5,7 +5,8 @@ A Dask nanny started in a process writes its workers' settings (dask's
 MALLOC_TRIM_THRESHOLD_, and PYTHONHASHSEED when unset) into that process's own ``os.environ``
 (dask/distributed#6681), where every subprocess started afterwards inherits them. The product's
 local clusters (``headline-score --dask local``, ``make tune`` with
-``HEADLINE_DASK_SCHEDULER=local``) run inside :func:`environ_restored`.
+``HEADLINE_DASK_SCHEDULER=local``) run inside :func:`environ_restored`, and are built with
+:func:`local_cluster_options`. Neither imports Dask: the core stays free of it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
 
 def restore_environ(snapshot: Mapping[str, str], leave: Collection[str] = ()) -> None:
@@ -33,3 +35,14 @@ def environ_restored() -> Iterator[None]:
         yield
     finally:
         restore_environ(snapshot)
+
+
+def local_cluster_options() -> dict[str, Any]:
+    """Keyword arguments of ``distributed.LocalCluster`` for the product's local clusters (and
+    the tests'): worker processes of one thread each, since scoring is pure Python and holds
+    the GIL; no dashboard; and the scheduler's HTTP routes (health, metrics), which
+    ``dashboard_address=None`` alone leaves on Dask's fixed port 8787, on a free loopback
+    port, so that two clusters on one machine neither clash nor warn. A fresh dict each call:
+    the cluster may keep what it is given."""
+    return {"processes": True, "threads_per_worker": 1, "dashboard_address": None,
+            "scheduler_kwargs": {"dashboard_address": "127.0.0.1:0"}}

@@ -24,7 +24,7 @@ from batch import dask_job
 from batch.cli import main as cli_main
 from batch.dask_job import JobError, JobOptions, plan_file, plan_job, run_plan
 from batch.formats import inspect_input, read_records
-from headline_scorer.environ import restore_environ
+from headline_scorer.environ import local_cluster_options, restore_environ
 
 AWKWARD = ["  You\tWon't   Believe\u00a0What\u200b Happened  ", "ＦＵＬＬＷＩＤＴＨ letters",
            "Line\nbreaks\r\ninside", 'She said "no", twice', ""]
@@ -32,8 +32,7 @@ AWKWARD = ["  You\tWon't   Believe\u00a0What\u200b Happened  ", "ＦＵＬＬＷ
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[Client]:
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                      scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}) as cluster, \
+    with LocalCluster(n_workers=2, **local_cluster_options()) as cluster, \
             Client(cluster) as dask_client:
         yield dask_client
 

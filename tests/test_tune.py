@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 from distributed import LocalCluster
 
+from headline_scorer.environ import local_cluster_options
 from training.model import ModelConfig
 from training.tune import main as tune_main
 
 
 @pytest.fixture(scope="module")
 def scheduler() -> Iterator[str]:
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                      scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}) as cluster:
+    with LocalCluster(n_workers=2, **local_cluster_options()) as cluster:
         yield cluster.scheduler_address
 
 

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 from joblib import Parallel, delayed, parallel_config
 
-from headline_scorer.environ import environ_restored
+from headline_scorer.environ import environ_restored, local_cluster_options
 from headline_scorer.paths import REPORTS_DIR
 from training.behaviour import Bases, Behaviour, load_behaviour, neutral_bases, run_suite
 from training.datasets import MANIFEST_PATH, RAW_DIR, load_manifest
@@ -256,13 +256,9 @@ def joblib_backend() -> Iterator[str]:
     from distributed import Client, LocalCluster
 
     if address == "local":
-        # No dashboard, and the scheduler's HTTP routes (health, metrics), which
-        # dashboard_address=None alone leaves on Dask's fixed port 8787, on a free loopback
-        # port: two clusters on one machine neither clash nor warn. The cluster's nannies
-        # write their workers' settings into this process's environment.
+        # The cluster's nannies write their workers' settings into this process's environment.
         with (environ_restored(),
-              LocalCluster(processes=True, threads_per_worker=1, dashboard_address=None,
-                           scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}) as cluster,
+              LocalCluster(**local_cluster_options()) as cluster,
               Client(cluster) as client, parallel_config(backend="dask")):
             yield f"Dask LocalCluster {client.scheduler.address}"
         return

@@ -270,6 +270,8 @@ def points_at_time(words: Sequence[str], i: int) -> bool:
     for ending in ("'s", "’s"):
         following = following.removesuffix(ending)
     return following in _TIME_WORDS
+
+
 # A label of one to three words ending in ":" or a dash at the start ("MUST SEE: ", "ALERT - ").
 _LABEL = re.compile(r"^\s*([^\W\d_]+(?:['’][^\W\d_]+)?(?: [^\W\d_]+){0,2})\s*(?::|\s[–—-])\s")
 # The same with ``wide_labels``: symbols may stand before it ("🚨 BREAKING: ", "» WOW: ") and
